@@ -1,0 +1,1 @@
+//! nn-data (filled by its issue).

@@ -1,0 +1,1 @@
+//! nn-train (filled by its issue).
