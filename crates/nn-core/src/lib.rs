@@ -9,12 +9,26 @@
 //! - forward:  Uˡ = Hˡ⁻¹ Wˡ + 1 bˡ,  Hˡ = φ(Uˡ)
 //! - backward: ∂E/∂Wˡ = Hˡ⁻¹ᵀ δˡ,  ∂E/∂bˡ = 1ᵀ δˡ,  δˡ⁻¹ = (δˡ Wˡᵀ) ⊙ φ′(Uˡ⁻¹)
 
+pub mod activation;
+pub mod dense;
 pub mod error;
 pub mod float;
 pub mod gemm;
+pub mod gradcheck;
+pub mod init;
+pub mod loss;
 pub mod matrix;
+pub mod network;
+pub mod optim;
 
+pub use activation::Activation;
+pub use dense::Dense;
 pub use error::ShapeError;
 pub use float::Float;
 pub use gemm::{gemm, Op};
+pub use gradcheck::{check_gradients, GradCheckReport};
+pub use init::Init;
+pub use loss::{Loss, Reduction};
 pub use matrix::{MatMut, MatRef, Matrix};
+pub use network::{DenseGradients, Gradients, Network, NetworkBuilder, Workspace};
+pub use optim::{Adam, Momentum, Optimizer, Sgd};

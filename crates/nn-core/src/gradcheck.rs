@@ -1,0 +1,147 @@
+//! Finite-difference gradient checking, in f64.
+//!
+//! Every analytic gradient g = ∂E/∂θ from [`Network::backward`] is compared
+//! with the central difference ĝ = (E(θ + ε) − E(θ − ε)) / 2ε, whose error is
+//! O(ε²). The relative error of one entry is |g − ĝ| / max(|g| + |ĝ|, `floor`):
+//! the floor (1e-4) keeps entries whose true gradient is ~0 from dividing
+//! rounding noise by zero, so those are judged by absolute error instead.
+//!
+//! Near a kink of ReLU or leaky ReLU (|u| ≲ ε) the central difference is
+//! meaningless; the report gives the smallest |u| over such units so a caller
+//! can tell.
+//!
+//! ```
+//! use nn_core::{check_gradients, Activation, Init, Loss, Matrix, Network, NetworkBuilder, Reduction};
+//! use rand::SeedableRng;
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+//! let net: Network<f64> = NetworkBuilder::new(3)
+//!     .dense(4, Activation::Tanh)
+//!     .dense(2, Activation::Softmax)
+//!     .weights(Init::StandardNormal)
+//!     .biases(Init::StandardNormal)
+//!     .build(&mut rng);
+//! let x = Matrix::from_fn(5, 3, |i, j| (i as f64 - 2.0) * 0.3 + j as f64 * 0.1);
+//! let t = Matrix::from_fn(5, 2, |i, j| if i % 2 == j { 1.0 } else { 0.0 });
+//! let report = check_gradients(&net, &x, &t, &Loss::SoftmaxCrossEntropy(Reduction::Mean), 1e-5).unwrap();
+//! assert!(report.max_relative_error() < 1e-6, "{report:?}");
+//! ```
+
+use crate::activation::Activation;
+use crate::error::ShapeError;
+use crate::loss::Loss;
+use crate::matrix::Matrix;
+use crate::network::{Gradients, Network, Workspace};
+
+/// Floor of the denominator of the relative error.
+pub const RELATIVE_ERROR_FLOOR: f64 = 1e-4;
+
+/// The worst disagreements between analytic and numerical gradients.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GradCheckReport {
+    /// Largest relative error over all ∂E/∂Wˡ entries.
+    pub weights: f64,
+    /// Largest relative error over all ∂E/∂bˡ entries.
+    pub bias: f64,
+    /// Largest relative error over all ∂E/∂X entries.
+    pub input: f64,
+    /// Largest absolute error over every entry checked.
+    pub max_abs_error: f64,
+    /// Number of entries checked.
+    pub entries: usize,
+    /// Smallest |u| over the pre-activations of ReLU / leaky-ReLU units
+    /// (∞ if there are none); below ~ε the check is not meaningful there.
+    pub min_kink_distance: f64,
+}
+
+impl GradCheckReport {
+    /// The largest relative error of the three.
+    pub fn max_relative_error(&self) -> f64 {
+        self.weights.max(self.bias).max(self.input)
+    }
+}
+
+fn relative_error(analytic: f64, numeric: f64) -> f64 {
+    (analytic - numeric).abs() / (analytic.abs() + numeric.abs()).max(RELATIVE_ERROR_FLOOR)
+}
+
+/// E(net, x) with `Mean` dividing by the rows of `x`.
+fn loss_value(
+    net: &Network<f64>,
+    x: &Matrix<f64>,
+    t: &Matrix<f64>,
+    loss: &Loss,
+    ws: &mut Workspace<f64>,
+) -> Result<f64, ShapeError> {
+    net.forward(x.view(), ws)?;
+    let last = ws.layers() - 1;
+    loss.value(&net.output_activation(), ws.pre_activation(last), ws.activation(last), t.view(), x.rows())
+}
+
+/// Compares analytic gradients (weights, biases, inputs) of `loss` at
+/// (`x`, `t`) with central differences of step `eps`.
+pub fn check_gradients(
+    net: &Network<f64>,
+    x: &Matrix<f64>,
+    t: &Matrix<f64>,
+    loss: &Loss,
+    eps: f64,
+) -> Result<GradCheckReport, ShapeError> {
+    let n = x.rows();
+    let mut ws = Workspace::new(net, n).with_input_gradient();
+    let mut grads = Gradients::zeros_like(net);
+    net.loss_and_gradients(x.view(), t.view(), loss, n, &mut ws, &mut grads)?;
+    let input_grad = ws.input_gradient().expect("workspace computes ∂E/∂X").to_matrix();
+
+    let mut report = GradCheckReport { min_kink_distance: f64::INFINITY, ..Default::default() };
+    for (l, layer) in net.layers().iter().enumerate() {
+        if matches!(layer.activation, Activation::Relu | Activation::LeakyRelu(_)) {
+            let m = ws.pre_activation(l).to_matrix();
+            let d = m.as_slice().iter().fold(f64::INFINITY, |a, &u| a.min(u.abs()));
+            report.min_kink_distance = report.min_kink_distance.min(d);
+        }
+    }
+
+    let mut probe = net.clone();
+    let mut ws = Workspace::new(net, n);
+    let mut central =
+        |probe: &mut Network<f64>, get: &dyn Fn(&mut Network<f64>) -> &mut f64| -> Result<f64, ShapeError> {
+            let orig = *get(probe);
+            *get(probe) = orig + eps;
+            let plus = loss_value(probe, x, t, loss, &mut ws)?;
+            *get(probe) = orig - eps;
+            let minus = loss_value(probe, x, t, loss, &mut ws)?;
+            *get(probe) = orig;
+            Ok((plus - minus) / (2.0 * eps))
+        };
+    for l in 0..net.layers().len() {
+        for k in 0..grads.layers[l].weights.as_slice().len() {
+            let num = central(&mut probe, &|p| &mut p.layers_mut()[l].weights.as_mut_slice()[k])?;
+            let ana = grads.layers[l].weights.as_slice()[k];
+            report.weights = report.weights.max(relative_error(ana, num));
+            report.max_abs_error = report.max_abs_error.max((ana - num).abs());
+            report.entries += 1;
+        }
+        for k in 0..grads.layers[l].bias.as_slice().len() {
+            let num = central(&mut probe, &|p| &mut p.layers_mut()[l].bias.as_mut_slice()[k])?;
+            let ana = grads.layers[l].bias.as_slice()[k];
+            report.bias = report.bias.max(relative_error(ana, num));
+            report.max_abs_error = report.max_abs_error.max((ana - num).abs());
+            report.entries += 1;
+        }
+    }
+    let mut xp = x.clone();
+    for k in 0..x.as_slice().len() {
+        let orig = xp.as_slice()[k];
+        xp.as_mut_slice()[k] = orig + eps;
+        let plus = loss_value(net, &xp, t, loss, &mut ws)?;
+        xp.as_mut_slice()[k] = orig - eps;
+        let minus = loss_value(net, &xp, t, loss, &mut ws)?;
+        xp.as_mut_slice()[k] = orig;
+        let num = (plus - minus) / (2.0 * eps);
+        let ana = input_grad.as_slice()[k];
+        report.input = report.input.max(relative_error(ana, num));
+        report.max_abs_error = report.max_abs_error.max((ana - num).abs());
+        report.entries += 1;
+    }
+    Ok(report)
+}

@@ -1,0 +1,454 @@
+//! `Network`: a sequential stack of [`Dense`] layers, with the per-batch
+//! [`Workspace`] that holds Uˡ, Hˡ and δˡ, and the [`Gradients`] that
+//! backpropagation fills.
+//!
+//! Backpropagation, for layers l = L … 1 (δᴸ = ∂E/∂Uᴸ comes from the loss):
+//!
+//! - ∂E/∂Wˡ = Hˡ⁻¹ᵀ δˡ,  ∂E/∂bˡ = 1ᵀ δˡ  (H⁰ = X)
+//! - δˡ⁻¹ = (δˡ Wˡᵀ) ⊙ φ′(Uˡ⁻¹)
+//!
+//! The workspace is sized once for the largest batch; after that a training
+//! step allocates nothing. Gradients live apart from the network, so the
+//! gradients of several shards of a batch can be computed independently and
+//! summed.
+//!
+//! ```
+//! use nn_core::{Activation, Gradients, Init, Loss, Matrix, Network, NetworkBuilder, Reduction, Workspace};
+//! use rand::SeedableRng;
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+//! let net: Network<f64> = NetworkBuilder::new(2)
+//!     .dense(3, Activation::Tanh)
+//!     .dense(1, Activation::Identity)
+//!     .weights(Init::Glorot)
+//!     .biases(Init::Zeros)
+//!     .build(&mut rng);
+//! let x = Matrix::from_vec(2, 2, vec![0.0, 1.0, 1.0, 0.0]).unwrap();
+//! let t = Matrix::from_vec(2, 1, vec![1.0, 1.0]).unwrap();
+//! let mut ws = Workspace::new(&net, 2);
+//! let mut grads = Gradients::zeros_like(&net);
+//! let e = net.loss_and_gradients(x.view(), t.view(), &Loss::Mse(Reduction::Mean), 2, &mut ws, &mut grads).unwrap();
+//! assert!(e > 0.0);
+//! assert_eq!(grads.layers[0].weights.shape(), (2, 3));
+//! // a wrong input width is an error, not a panic
+//! assert!(net.predict(Matrix::<f64>::zeros(1, 5).view()).is_err());
+//! ```
+
+use rand::Rng;
+
+use crate::activation::Activation;
+use crate::dense::Dense;
+use crate::error::ShapeError;
+use crate::float::Float;
+use crate::init::Init;
+use crate::loss::Loss;
+use crate::matrix::{MatMut, MatRef, Matrix};
+
+/// A sequential multilayer perceptron.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network<T> {
+    layers: Vec<Dense<T>>,
+}
+
+/// Builds a [`Network`] from widths, activations and initialisation policies.
+#[derive(Clone, Debug)]
+pub struct NetworkBuilder {
+    inputs: usize,
+    layers: Vec<(usize, Activation)>,
+    weights: Init,
+    biases: Init,
+}
+
+impl NetworkBuilder {
+    /// Starts a network whose inputs have width `inputs`.
+    pub fn new(inputs: usize) -> Self {
+        NetworkBuilder { inputs, layers: Vec::new(), weights: Init::ScaledNormal, biases: Init::Zeros }
+    }
+
+    /// Appends a dense layer of `outputs` units with activation `activation`.
+    pub fn dense(mut self, outputs: usize, activation: Activation) -> Self {
+        self.layers.push((outputs, activation));
+        self
+    }
+
+    /// The weight initialiser (default: [`Init::ScaledNormal`]).
+    pub fn weights(mut self, init: Init) -> Self {
+        self.weights = init;
+        self
+    }
+
+    /// The bias initialiser (default: [`Init::Zeros`]).
+    pub fn biases(mut self, init: Init) -> Self {
+        self.biases = init;
+        self
+    }
+
+    /// Draws the parameters, layer by layer (weights row-major, then bias).
+    pub fn build<T: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Network<T> {
+        let mut n_in = self.inputs;
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for &(n_out, activation) in &self.layers {
+            let weights = self.weights.matrix(n_in, n_out, n_in, n_out, rng);
+            let bias = self.biases.matrix(1, n_out, n_in, n_out, rng);
+            layers.push(Dense { weights, bias, activation });
+            n_in = n_out;
+        }
+        Network { layers }
+    }
+}
+
+impl<T: Float> Network<T> {
+    /// A network from its layers; errors if a layer's input width differs
+    /// from the previous layer's output width, or if there are no layers.
+    pub fn new(layers: Vec<Dense<T>>) -> Result<Self, ShapeError> {
+        if layers.is_empty() {
+            return Err(ShapeError::new("Network::new", "at least one layer", "none"));
+        }
+        for (l, pair) in layers.windows(2).enumerate() {
+            if pair[0].outputs() != pair[1].inputs() {
+                return Err(ShapeError::new(
+                    "Network::new",
+                    format!("layer {} to take {} inputs (layer {l}'s outputs)", l + 1, pair[0].outputs()),
+                    format!("{} inputs", pair[1].inputs()),
+                ));
+            }
+        }
+        Ok(Network { layers })
+    }
+
+    /// The layers, first to last.
+    pub fn layers(&self) -> &[Dense<T>] {
+        &self.layers
+    }
+
+    /// The layers, mutable (an optimizer's view; shapes must not change).
+    pub fn layers_mut(&mut self) -> &mut [Dense<T>] {
+        &mut self.layers
+    }
+
+    /// Input width m⁰.
+    pub fn inputs(&self) -> usize {
+        self.layers[0].inputs()
+    }
+
+    /// Output width mᴸ.
+    pub fn outputs(&self) -> usize {
+        self.layers[self.layers.len() - 1].outputs()
+    }
+
+    /// Widths [m⁰, m¹, …, mᴸ].
+    pub fn widths(&self) -> Vec<usize> {
+        std::iter::once(self.inputs()).chain(self.layers.iter().map(Dense::outputs)).collect()
+    }
+
+    /// The number of trainable parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.layers.iter().map(|l| l.weights.as_slice().len() + l.bias.as_slice().len()).sum()
+    }
+
+    /// The output layer's activation.
+    pub fn output_activation(&self) -> Activation {
+        self.layers[self.layers.len() - 1].activation
+    }
+
+    fn check_input(&self, x: &MatRef<'_, T>) -> Result<(), ShapeError> {
+        if x.cols() != self.inputs() {
+            return Err(ShapeError::new(
+                "Network input",
+                format!("{} features per sample (the first layer's width)", self.inputs()),
+                format!("{} columns ({} samples)", x.cols(), x.rows()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Forward pass over the rows of `x`; returns Hᴸ (a view into `ws`).
+    pub fn forward<'w>(&self, x: MatRef<'_, T>, ws: &'w mut Workspace<T>) -> Result<MatRef<'w, T>, ShapeError> {
+        self.check_input(&x)?;
+        ws.prepare(self, x.rows())?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (before, from_l) = ws.h.split_at_mut(l);
+            let input = if l == 0 { x } else { before[l - 1].view() };
+            layer.forward(input, ws.u[l].view_mut(), from_l[0].view_mut())?;
+        }
+        Ok(ws.output())
+    }
+
+    /// Backward pass. Call after [`Network::forward`] on the same `x`, once
+    /// `ws.output_delta_mut()` holds δᴸ = ∂E/∂Uᴸ. Overwrites `grads` with
+    /// ∂E/∂Wˡ and ∂E/∂bˡ, and fills ∂E/∂X if the workspace was made
+    /// [`with_input_gradient`](Workspace::with_input_gradient).
+    pub fn backward(
+        &self,
+        x: MatRef<'_, T>,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+    ) -> Result<(), ShapeError> {
+        self.check_input(&x)?;
+        grads.check(self)?;
+        if ws.rows != x.rows() || ws.u.len() != self.layers.len() {
+            return Err(ShapeError::new(
+                "Network::backward",
+                format!("a workspace holding a forward pass of {} rows", x.rows()),
+                format!("one of {} rows", ws.rows),
+            ));
+        }
+        for l in (0..self.layers.len()).rev() {
+            let layer = &self.layers[l];
+            let (below, from_l) = ws.delta.split_at_mut(l);
+            let delta = from_l[0].view();
+            let input = if l == 0 { x } else { ws.h[l - 1].view() };
+            let down: Option<MatMut<'_, T>> =
+                if l > 0 { Some(below[l - 1].view_mut()) } else { ws.input_grad.as_mut().map(Matrix::view_mut) };
+            let g = &mut grads.layers[l];
+            layer.backward(input, delta, &mut g.weights, &mut g.bias, down)?;
+            if l > 0 {
+                // δˡ⁻¹ = (δˡ Wˡᵀ) ⊙ φ′(Uˡ⁻¹)
+                self.layers[l - 1].activation.backward(ws.u[l - 1].view(), ws.h[l - 1].view(), below[l - 1].view_mut());
+            }
+        }
+        Ok(())
+    }
+
+    /// Forward pass, loss value and δᴸ, backward pass: returns E and fills
+    /// `grads`. `divisor` is the mini-batch size that `Mean` divides by (the
+    /// whole batch, when `x` is one shard of it).
+    pub fn loss_and_gradients(
+        &self,
+        x: MatRef<'_, T>,
+        t: MatRef<'_, T>,
+        loss: &Loss,
+        divisor: usize,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+    ) -> Result<T, ShapeError> {
+        self.forward(x, ws)?;
+        let e = loss.value_and_delta_at_output(self, t, ws, divisor)?;
+        self.backward(x, ws, grads)?;
+        Ok(e)
+    }
+
+    /// Hᴸ for the rows of `x`, as a new matrix (allocates; for evaluation).
+    pub fn predict(&self, x: MatRef<'_, T>) -> Result<Matrix<T>, ShapeError> {
+        let mut ws = Workspace::new(self, x.rows());
+        self.forward(x, &mut ws)?;
+        Ok(ws.output().to_matrix())
+    }
+}
+
+impl Loss {
+    /// After a forward pass held in `ws`: E, and δᴸ written into the
+    /// workspace's output delta.
+    pub fn value_and_delta_at_output<T: Float>(
+        &self,
+        net: &Network<T>,
+        t: MatRef<'_, T>,
+        ws: &mut Workspace<T>,
+        divisor: usize,
+    ) -> Result<T, ShapeError> {
+        let last = ws.u.len() - 1;
+        let (u, h) = (ws.u[last].view(), ws.h[last].view());
+        self.value_and_delta(&net.output_activation(), u, h, t, ws.delta[last].view_mut(), divisor)
+    }
+}
+
+/// Buffers for one forward and backward pass: Uˡ, Hˡ and δˡ for every layer
+/// (and ∂E/∂X if asked), sized for up to `max_rows` samples.
+#[derive(Clone, Debug)]
+pub struct Workspace<T> {
+    u: Vec<Matrix<T>>,
+    h: Vec<Matrix<T>>,
+    delta: Vec<Matrix<T>>,
+    input_grad: Option<Matrix<T>>,
+    rows: usize,
+}
+
+impl<T: Float> Workspace<T> {
+    /// Buffers for `net` and batches of up to `max_rows` rows (larger
+    /// batches still work: the buffers grow once).
+    pub fn new(net: &Network<T>, max_rows: usize) -> Self {
+        let buf = |w: usize| {
+            let mut m = Matrix::zeros(max_rows, w);
+            m.set_rows(0);
+            m
+        };
+        let widths: Vec<usize> = net.layers.iter().map(Dense::outputs).collect();
+        Workspace {
+            u: widths.iter().map(|&w| buf(w)).collect(),
+            h: widths.iter().map(|&w| buf(w)).collect(),
+            delta: widths.iter().map(|&w| buf(w)).collect(),
+            input_grad: None,
+            rows: 0,
+        }
+    }
+
+    /// Also compute ∂E/∂X in [`Network::backward`].
+    pub fn with_input_gradient(mut self) -> Self {
+        self.input_grad = Some(Matrix::zeros(0, 0));
+        self
+    }
+
+    fn prepare(&mut self, net: &Network<T>, rows: usize) -> Result<(), ShapeError> {
+        let fits = self.u.len() == net.layers.len()
+            && net.layers.iter().zip(&self.u).all(|(layer, u)| layer.outputs() == u.cols());
+        if !fits {
+            return Err(ShapeError::new(
+                "Workspace",
+                format!("buffers for layer widths {:?}", &net.widths()[1..]),
+                format!("buffers for widths {:?}", self.u.iter().map(Matrix::cols).collect::<Vec<_>>()),
+            ));
+        }
+        for m in self.u.iter_mut().chain(&mut self.h).chain(&mut self.delta) {
+            m.set_rows(rows);
+        }
+        if let Some(g) = &mut self.input_grad {
+            if g.cols() != net.inputs() {
+                *g = Matrix::zeros(rows, net.inputs());
+            }
+            g.set_rows(rows);
+        }
+        self.rows = rows;
+        Ok(())
+    }
+
+    /// Number of rows of the last forward pass.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of layers the workspace serves.
+    pub fn layers(&self) -> usize {
+        self.u.len()
+    }
+
+    /// Uˡ of the last forward pass (l counts from 0).
+    pub fn pre_activation(&self, l: usize) -> MatRef<'_, T> {
+        self.u[l].view()
+    }
+
+    /// Hˡ of the last forward pass (l counts from 0).
+    pub fn activation(&self, l: usize) -> MatRef<'_, T> {
+        self.h[l].view()
+    }
+
+    /// Hᴸ, the network's output.
+    pub fn output(&self) -> MatRef<'_, T> {
+        self.h[self.h.len() - 1].view()
+    }
+
+    /// δᴸ = ∂E/∂Uᴸ, to be written by a loss or by the caller before [`Network::backward`].
+    pub fn output_delta_mut(&mut self) -> MatMut<'_, T> {
+        let last = self.delta.len() - 1;
+        self.delta[last].view_mut()
+    }
+
+    /// Uᴸ, Hᴸ and δᴸ at once (read, read, write), for a caller computing its own output delta.
+    pub fn output_parts(&mut self) -> (MatRef<'_, T>, MatRef<'_, T>, MatMut<'_, T>) {
+        let last = self.delta.len() - 1;
+        (self.u[last].view(), self.h[last].view(), self.delta[last].view_mut())
+    }
+
+    /// δˡ of the last backward pass (l counts from 0).
+    pub fn delta(&self, l: usize) -> MatRef<'_, T> {
+        self.delta[l].view()
+    }
+
+    /// ∂E/∂X of the last backward pass, if the workspace computes it.
+    pub fn input_gradient(&self) -> Option<MatRef<'_, T>> {
+        self.input_grad.as_ref().map(Matrix::view)
+    }
+}
+
+/// ∂E/∂W and ∂E/∂b of one layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseGradients<T> {
+    /// ∂E/∂Wˡ, shape of Wˡ.
+    pub weights: Matrix<T>,
+    /// ∂E/∂bˡ, shape of bˡ.
+    pub bias: Matrix<T>,
+}
+
+/// Gradients of every layer's parameters, shaped like a network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradients<T> {
+    /// One entry per layer, first to last.
+    pub layers: Vec<DenseGradients<T>>,
+}
+
+impl<T: Float> Gradients<T> {
+    /// Zero gradients shaped like `net`'s parameters.
+    pub fn zeros_like(net: &Network<T>) -> Self {
+        Gradients {
+            layers: net
+                .layers
+                .iter()
+                .map(|l| DenseGradients {
+                    weights: Matrix::zeros(l.inputs(), l.outputs()),
+                    bias: Matrix::zeros(1, l.outputs()),
+                })
+                .collect(),
+        }
+    }
+
+    fn check(&self, net: &Network<T>) -> Result<(), ShapeError> {
+        let ok = self.layers.len() == net.layers.len()
+            && self
+                .layers
+                .iter()
+                .zip(&net.layers)
+                .all(|(g, l)| g.weights.shape() == l.weights.shape() && g.bias.shape() == l.bias.shape());
+        if ok {
+            Ok(())
+        } else {
+            Err(ShapeError::new(
+                "Gradients",
+                format!("gradients shaped like a network of widths {:?}", net.widths()),
+                format!("{} layers of other shapes", self.layers.len()),
+            ))
+        }
+    }
+
+    /// Every parameter gradient as a slice, weights then bias, layer by layer.
+    pub fn slices(&self) -> impl Iterator<Item = &[T]> {
+        self.layers.iter().flat_map(|g| [g.weights.as_slice(), g.bias.as_slice()])
+    }
+
+    fn slices_mut(&mut self) -> impl Iterator<Item = &mut [T]> {
+        self.layers.iter_mut().flat_map(|g| [g.weights.as_mut_slice(), g.bias.as_mut_slice()])
+    }
+
+    /// Sets every gradient to zero.
+    pub fn fill_zero(&mut self) {
+        self.slices_mut().for_each(|s| s.fill(T::ZERO));
+    }
+
+    /// self += other (element-wise; shapes must match, as for gradients of one network).
+    pub fn add_assign(&mut self, other: &Self) {
+        assert_eq!(self.layers.len(), other.layers.len(), "Gradients::add_assign: different networks");
+        for (a, b) in self.slices_mut().zip(other.slices()) {
+            assert_eq!(a.len(), b.len(), "Gradients::add_assign: different shapes");
+            a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
+        }
+    }
+
+    /// self ← s · self.
+    pub fn scale(&mut self, s: T) {
+        self.slices_mut().for_each(|a| a.iter_mut().for_each(|x| *x *= s));
+    }
+
+    /// self ← other (no allocation).
+    pub fn copy_from(&mut self, other: &Self) {
+        for (a, b) in self.slices_mut().zip(other.slices()) {
+            a.copy_from_slice(b);
+        }
+    }
+
+    /// True if no gradient is NaN or infinite.
+    pub fn all_finite(&self) -> bool {
+        self.slices().all(|s| s.iter().all(|x| x.is_finite()))
+    }
+
+    /// The Euclidean norm of all gradients together.
+    pub fn norm(&self) -> T {
+        self.slices().flat_map(|s| s.iter()).map(|&x| x * x).sum::<T>().sqrt()
+    }
+}
