@@ -238,11 +238,7 @@ impl<T: Float> Matrix<T> {
 
     /// Converts every element to another float type.
     pub fn cast<U: Float>(&self) -> Matrix<U> {
-        Matrix {
-            data: self.data.iter().map(|x| U::from_f64(x.to_f64())).collect(),
-            rows: self.rows,
-            cols: self.cols,
-        }
+        Matrix { data: self.data.iter().map(|x| U::from_f64(x.to_f64())).collect(), rows: self.rows, cols: self.cols }
     }
 }
 
