@@ -8,6 +8,33 @@
 //!
 //! - forward:  Uˡ = Hˡ⁻¹ Wˡ + 1 bˡ,  Hˡ = φ(Uˡ)
 //! - backward: ∂E/∂Wˡ = Hˡ⁻¹ᵀ δˡ,  ∂E/∂bˡ = 1ᵀ δˡ,  δˡ⁻¹ = (δˡ Wˡᵀ) ⊙ φ′(Uˡ⁻¹)
+//!
+//! Learning XOR with nothing but this crate:
+//!
+//! ```
+//! use nn_core::{Activation, Gradients, Init, Loss, Matrix, NetworkBuilder, Optimizer, Reduction, Sgd, Workspace};
+//! use rand::SeedableRng;
+//!
+//! let x = Matrix::from_vec(4, 2, vec![0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]).unwrap();
+//! let t = Matrix::from_vec(4, 1, vec![0.0f32, 1.0, 1.0, 0.0]).unwrap();
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+//! let mut net = NetworkBuilder::new(2)
+//!     .dense(4, Activation::Tanh)
+//!     .dense(1, Activation::Sigmoid)
+//!     .weights(Init::Glorot)
+//!     .build::<f32, _>(&mut rng);
+//! let loss = Loss::SigmoidBce(Reduction::Mean);
+//! let mut sgd = Sgd::new(0.5);
+//! let mut ws = Workspace::new(&net, 4);
+//! let mut grads = Gradients::zeros_like(&net);
+//! for _ in 0..2000 {
+//!     net.loss_and_gradients(x.view(), t.view(), &loss, 4, &mut ws, &mut grads).unwrap();
+//!     sgd.step(&mut net, &grads).unwrap();
+//! }
+//! let y = net.predict(x.view()).unwrap();
+//! let rounded: Vec<f32> = y.as_slice().iter().map(|p| p.round()).collect();
+//! assert_eq!(rounded, vec![0.0, 1.0, 1.0, 0.0]);
+//! ```
 
 pub mod activation;
 pub mod dense;
