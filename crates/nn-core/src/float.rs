@@ -9,8 +9,11 @@ use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
 /// A real scalar: `f32` or `f64`.
+///
+/// `GemmScalar` (sealed, in `gemm`) selects the matmul kernels for the type.
 pub trait Float:
-    Copy
+    crate::gemm::GemmScalar
+    + Copy
     + Send
     + Sync
     + Debug

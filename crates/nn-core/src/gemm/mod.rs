@@ -4,12 +4,34 @@
 //! forward Uˡ = Hˡ⁻¹ Wˡ (N, N), weight gradient ∂E/∂Wˡ = Hˡ⁻¹ᵀ δˡ (T, N),
 //! and the delta δˡ⁻¹ = δˡ Wˡᵀ (N, T).
 //!
-//! This entry point checks shapes and returns a [`ShapeError`] on mismatch.
+//! This file is the safe, shape-checked entry point. Below it, as in
+//! high-performance GEMMs (Goto; BLIS; bluss's matrixmultiply):
+//!
+//! - `loops.rs`: the mc/kc/nc cache-blocking loop nest (safe code);
+//! - `pack.rs`: packing blocks of op(A) and op(B) into the panels the
+//!   kernel streams through; a transpose is a stride swap, so op costs nothing;
+//! - `kernel/`: the register-tiled microkernels — `portable.rs` (plain Rust,
+//!   always compiled and tested) and `avx2.rs` (AVX2 + FMA, x86-64);
+//! - `dispatch.rs`: the kernel for each element type, chosen once per process
+//!   by CPU feature detection ([`Backend::Auto`]), and per-thread packing
+//!   buffers, so a call allocates nothing once a thread has seen its sizes;
+//! - `naive.rs`: the triple loop every path is tested against.
+//!
 //! β = 0 means C is overwritten: NaN or garbage already in C is ignored.
+//! α = 0 or k = 0 means C ← β·C, without reading A or B.
 
+mod dispatch;
+mod kernel;
+mod loops;
+#[cfg(feature = "matrixmultiply")]
+mod mm;
 mod naive;
+mod pack;
 
+pub(crate) use dispatch::GemmScalar;
 pub use naive::gemm_naive;
+
+use std::fmt;
 
 use crate::error::ShapeError;
 use crate::float::Float;
@@ -60,7 +82,107 @@ pub(crate) fn check_shapes<T: Float>(
     Ok((m, k, n))
 }
 
-/// C ← α·op(A)·op(B) + β·C.
+/// A gemm implementation, for tests and benchmarks that want a specific one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// The fastest available here: `Avx2` on CPUs with AVX2 and FMA, else
+    /// `Portable`. Detected once per process. What [`gemm`] uses.
+    Auto,
+    /// The portable kernel (plain Rust, runs everywhere).
+    Portable,
+    /// The AVX2 + FMA kernel (x86-64 CPUs that have both).
+    Avx2,
+    /// `matrixmultiply::{sgemm, dgemm}`, for comparison (feature `matrixmultiply`).
+    #[cfg(feature = "matrixmultiply")]
+    MatrixMultiply,
+}
+
+impl Backend {
+    /// Every concrete back end (all but `Auto`), available here or not.
+    pub const ALL: &'static [Backend] = &[
+        Backend::Portable,
+        Backend::Avx2,
+        #[cfg(feature = "matrixmultiply")]
+        Backend::MatrixMultiply,
+    ];
+
+    /// True if this CPU can run the back end.
+    pub fn is_available(self) -> bool {
+        dispatch::select(self).is_ok()
+    }
+
+    /// The concrete back ends this CPU can run.
+    ///
+    /// ```
+    /// use nn_core::gemm::Backend;
+    /// assert!(Backend::available().contains(&Backend::Portable));
+    /// assert!(Backend::available().contains(&Backend::Auto.resolve()));
+    /// ```
+    pub fn available() -> Vec<Backend> {
+        Backend::ALL.iter().copied().filter(|b| b.is_available()).collect()
+    }
+
+    /// The concrete back end `self` runs as: `Auto` becomes what it detected.
+    /// (An unavailable back end stays itself; [`gemm_with`] then refuses it.)
+    pub fn resolve(self) -> Backend {
+        match self {
+            Backend::Auto => dispatch::auto().backend(),
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Backend::Auto => "auto",
+            Backend::Portable => "portable",
+            Backend::Avx2 => "avx2+fma",
+            #[cfg(feature = "matrixmultiply")]
+            Backend::MatrixMultiply => "matrixmultiply",
+        };
+        f.write_str(name)
+    }
+}
+
+/// Why [`gemm_with`] refused to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GemmError {
+    /// The shapes of op(A), op(B) and C do not agree.
+    Shape(ShapeError),
+    /// This CPU cannot run the requested back end.
+    Unavailable(Backend),
+}
+
+impl fmt::Display for GemmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GemmError::Shape(e) => e.fmt(f),
+            GemmError::Unavailable(b) => write!(f, "gemm: the {b} back end is not available on this CPU"),
+        }
+    }
+}
+
+impl std::error::Error for GemmError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            GemmError::Shape(e) => Some(e),
+            GemmError::Unavailable(_) => None,
+        }
+    }
+}
+
+impl From<ShapeError> for GemmError {
+    fn from(e: ShapeError) -> Self {
+        GemmError::Shape(e)
+    }
+}
+
+/// C ← α·op(A)·op(B) + β·C, with op(A) m × k, op(B) k × n and C m × n.
+///
+/// Blocked and packed, on the fastest kernel this CPU has
+/// ([`Backend::Auto`]). β = 0 overwrites C (NaN in C is ignored); α = 0 or
+/// k = 0 gives C ← β·C. Errors if the shapes disagree.
 ///
 /// ```
 /// use nn_core::{gemm, Matrix, Op};
@@ -70,6 +192,9 @@ pub(crate) fn check_shapes<T: Float>(
 /// gemm(1.0, a.view(), Op::N, b.view(), Op::T, 0.0, c.view_mut()).unwrap();
 /// // A·Bᵀ = [[1·5+2·6, 1·7+2·8], [3·5+4·6, 3·7+4·8]]
 /// assert_eq!(c.as_slice(), &[17.0, 23.0, 39.0, 53.0]);
+/// // op(A) = Aᵀ is 2×2 but C must be 2×2 too: a 3×2 C is refused.
+/// let mut wrong = Matrix::zeros(3, 2);
+/// assert!(gemm(1.0, a.view(), Op::T, b.view(), Op::N, 0.0, wrong.view_mut()).is_err());
 /// ```
 pub fn gemm<T: Float>(
     alpha: T,
@@ -80,5 +205,38 @@ pub fn gemm<T: Float>(
     beta: T,
     c: MatMut<'_, T>,
 ) -> Result<(), ShapeError> {
-    gemm_naive(alpha, a, op_a, b, op_b, beta, c)
+    check_shapes(&a, op_a, &b, op_b, &c)?;
+    T::gemm_on(dispatch::auto(), alpha, a, op_a, b, op_b, beta, c);
+    Ok(())
+}
+
+/// [`gemm`] on a chosen back end: C ← α·op(A)·op(B) + β·C.
+///
+/// Errors with [`GemmError::Unavailable`] if this CPU cannot run `backend`,
+/// or [`GemmError::Shape`] if the shapes disagree.
+///
+/// ```
+/// use nn_core::gemm::{gemm_with, Backend, Op};
+/// use nn_core::Matrix;
+/// let a = Matrix::from_vec(1, 3, vec![1.0f64, 2.0, 3.0]).unwrap();
+/// let mut c = Matrix::filled(1, 1, f64::NAN);
+/// // a·aᵀ = 1 + 4 + 9, scaled by α = 2; β = 0 ignores the NaN in C.
+/// gemm_with(Backend::Portable, 2.0, a.view(), Op::N, a.view(), Op::T, 0.0, c.view_mut()).unwrap();
+/// assert_eq!(c.get(0, 0), 28.0);
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_with<T: Float>(
+    backend: Backend,
+    alpha: T,
+    a: MatRef<'_, T>,
+    op_a: Op,
+    b: MatRef<'_, T>,
+    op_b: Op,
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Result<(), GemmError> {
+    let selected = dispatch::select(backend)?;
+    check_shapes(&a, op_a, &b, op_b, &c)?;
+    T::gemm_on(selected, alpha, a, op_a, b, op_b, beta, c);
+    Ok(())
 }

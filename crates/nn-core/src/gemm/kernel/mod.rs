@@ -1,0 +1,151 @@
+//! The microkernel contract: block sizes, packing, and the macro-kernel that
+//! sweeps register tiles over one packed block.
+//!
+//! A kernel computes, for an `mc × nc` block of C and a `kc`-deep slice of
+//! the product,
+//!
+//! ```text
+//! C[0..mc, 0..nc] ← α · Ã · B̃ + β · C[0..mc, 0..nc]
+//! ```
+//!
+//! where Ã (`mc × kc`) is read through [`APanels`] (packed, or straight from
+//! op(A)) and B̃ (`kc × nc`) is packed in `NR`-column panels. It walks the
+//! block in `MR × NR` register tiles; β = 0 overwrites C without reading it.
+
+pub(crate) mod portable;
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+
+use super::pack::{pack_panels, Operand};
+use crate::float::Float;
+
+/// Where a kernel reads the rows of Ã: element (i, p) of the block is
+/// `data[(i / MR)·panel_stride + (i % MR)·rs + p·cs]`.
+///
+/// Packed panels have `panel_stride = MR·kc`, `rs = 1`, `cs = MR`; an unpacked
+/// block of op(A) starting at (i0, p0) has `panel_stride = MR·rs` with op(A)'s
+/// own strides, which makes the formula `data[i·rs + p·cs]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct APanels<'a, T> {
+    pub(crate) data: &'a [T],
+    pub(crate) panel_stride: usize,
+    pub(crate) rs: usize,
+    pub(crate) cs: usize,
+}
+
+impl<'a, T: Float> APanels<'a, T> {
+    /// Packed panels of `mr` rows and depth `kc`.
+    pub(crate) fn packed(data: &'a [T], mr: usize, kc: usize) -> Self {
+        APanels { data, panel_stride: mr * kc, rs: 1, cs: mr }
+    }
+
+    /// The block of op(A) starting at (i0, p0), read in place.
+    pub(crate) fn direct(a: &Operand<'a, T>, mr: usize, i0: usize, p0: usize) -> Self {
+        let start = (i0 * a.rs() + p0 * a.cs()).min(a.data().len());
+        APanels { data: &a.data()[start..], panel_stride: mr * a.rs(), rs: a.rs(), cs: a.cs() }
+    }
+
+    /// Offset of element (i, p), for a kernel whose tiles are `mr` rows tall.
+    #[inline]
+    pub(crate) fn offset(&self, mr: usize, i: usize, p: usize) -> usize {
+        (i / mr) * self.panel_stride + (i % mr) * self.rs + p * self.cs
+    }
+
+    /// True when elements (i, p) for `i < rows`, `p < kc` all lie inside `data`
+    /// (the largest offset is that of the last row at the last depth, since
+    /// offsets grow with i and with p).
+    pub(crate) fn covers(&self, mr: usize, rows: usize, kc: usize) -> bool {
+        rows == 0 || kc == 0 || self.offset(mr, rows - 1, kc - 1) < self.data.len()
+    }
+}
+
+/// A register-tiled microkernel with its cache-blocking parameters.
+pub(crate) trait Kernel: Copy {
+    /// Element type.
+    type T: Float;
+    /// Rows of a register tile.
+    const MR: usize;
+    /// Columns of a register tile.
+    const NR: usize;
+    /// Rows of op(A) per packed block (a multiple of `MR`; Ã stays in L2).
+    const MC: usize;
+    /// Depth of a block (a B̃ micro-panel, `KC × NR`, stays in L1).
+    const KC: usize;
+    /// Columns of op(B) per packed block (a multiple of `NR`; B̃ stays in L3).
+    const NC: usize;
+
+    /// Packs rows `i0..i0+mc`, columns `p0..p0+kc` of op(A) into `MR`-row panels.
+    fn pack_a(self, dst: &mut [Self::T], a: Operand<'_, Self::T>, i0: usize, mc: usize, p0: usize, kc: usize);
+
+    /// Packs rows `p0..p0+kc`, columns `j0..j0+nc` of op(B) into `NR`-column panels.
+    fn pack_b(self, dst: &mut [Self::T], b: Operand<'_, Self::T>, p0: usize, kc: usize, j0: usize, nc: usize);
+
+    /// Whether Ã may be read in place from op(A) (`APanels::direct`) for this
+    /// problem instead of being packed.
+    fn reads_a_in_place(self, _a: &Operand<'_, Self::T>, _m: usize, _k: usize, _n: usize) -> bool {
+        false
+    }
+
+    /// C block (`mc × nc`, row stride `rsc`, element (i, j) at `c[i·rsc + j]`)
+    /// ← α·Ã·B̃ + β·C block, with B̃ packed in `NR`-column panels of depth `kc`.
+    #[allow(clippy::too_many_arguments)]
+    fn macro_kernel(
+        self,
+        mc: usize,
+        nc: usize,
+        kc: usize,
+        alpha: Self::T,
+        a: APanels<'_, Self::T>,
+        b: &[Self::T],
+        beta: Self::T,
+        c: &mut [Self::T],
+        rsc: usize,
+    );
+}
+
+/// Packs op(B) as the `NR`-row panels of op(B)ᵀ (shared by all kernels).
+pub(crate) fn pack_b_panels<T: Float, const NR: usize>(
+    dst: &mut [T],
+    b: Operand<'_, T>,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+) {
+    pack_panels::<T, NR>(dst, b.t(), j0, nc, p0, kc);
+}
+
+/// Panics unless the C block of `mc × nc` with row stride `rsc` fits in `c`.
+pub(crate) fn check_c_block<T>(c: &[T], mc: usize, nc: usize, rsc: usize) {
+    assert!(mc == 0 || nc == 0 || (mc - 1) * rsc + nc <= c.len(), "C block outside C");
+}
+
+/// C tile ← α·acc + β·C tile for the `rows × cols` top-left part of a
+/// register tile held in `acc` (row i at `acc[i·ld..]`). β = 0 ignores C.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn store_tile<T: Float>(
+    acc: &[T],
+    ld: usize,
+    alpha: T,
+    beta: T,
+    c: &mut [T],
+    rsc: usize,
+    rows: usize,
+    cols: usize,
+) {
+    for i in 0..rows {
+        let src = &acc[i * ld..i * ld + cols];
+        let dst = &mut c[i * rsc..i * rsc + cols];
+        if beta == T::ZERO {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = alpha * s;
+            }
+        } else {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = alpha * s + beta * *d;
+            }
+        }
+    }
+}
