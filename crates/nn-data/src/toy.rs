@@ -10,7 +10,7 @@
 //!
 //! What that implies for E = ½·mean((ŷ − t)²): the noise alone gives
 //! E ≥ ½σ² = 0.00125; the best straight line (a network without activations)
-//! leaves ½·(Var t − Cov(x, t)²/Var x) = ½·(½ − 3/π² + σ²) ≈ 0.0994.
+//! leaves ½·(Var t − Cov(x, t)²/Var x) = ½·(½ − 3/π² + σ²) ≈ 0.0993.
 
 use nn_core::init::standard_normal;
 use nn_core::{Float, Matrix};
