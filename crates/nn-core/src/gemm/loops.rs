@@ -4,7 +4,8 @@
 //! ```text
 //! for jc in steps of nc over n:              B̃ block  kc × nc  (L3)
 //!   for pc in steps of kc over k:
-//!     pack op(B)[pc.., jc..] into NR-column panels
+//!     pack op(B)[pc.., jc..] into NR-column panels (or read the full
+//!     panels in place and pack only the last, narrower one)
 //!     for ic in steps of mc over m:          Ã block  mc × kc  (L2)
 //!       pack op(A)[ic.., pc..] into MR-row panels (or read it in place)
 //!       macro-kernel: C[ic.., jc..] ← α·Ã·B̃ + β'·C[ic.., jc..]
@@ -17,7 +18,7 @@
 //! This file is safe code: indices are checked here, pointers live in the
 //! packing and the kernels.
 
-use super::kernel::{APanels, Kernel};
+use super::kernel::{APanels, BPanels, Kernel};
 use super::pack::{packed_len, Operand};
 use crate::float::Float;
 use crate::matrix::MatMut;
@@ -70,10 +71,12 @@ pub(crate) fn gemm_blocked<K: Kernel>(
     let mc = block_size(m, K::MC, K::MR);
     let nc = block_size(n, K::NC, K::NR);
     let a_in_place = kernel.reads_a_in_place(&a, m, k, n);
+    let b_in_place = kernel.reads_b_in_place(&b, m, k, n);
 
     // Packed B̃ first, then Ã, each starting on a cache line.
     let pad = ALIGN / std::mem::size_of::<K::T>();
-    let b_len = packed_len(nc, kc, K::NR).next_multiple_of(pad);
+    let b_cols = if b_in_place { K::NR } else { nc };
+    let b_len = packed_len(b_cols, kc, K::NR).next_multiple_of(pad);
     let a_len = if a_in_place { 0 } else { packed_len(mc, kc, K::MR) };
     let need = b_len + a_len + pad;
     if ws.len() < need {
@@ -86,9 +89,13 @@ pub(crate) fn gemm_blocked<K: Kernel>(
     let c_all = c.as_mut_slice();
     for jc in (0..n).step_by(nc) {
         let ncb = nc.min(n - jc);
+        // Columns jc..jc+n_direct are read in place, the rest packed.
+        let n_direct = if b_in_place { ncb / K::NR * K::NR } else { 0 };
         for pc in (0..k).step_by(kc) {
             let kcb = kc.min(k - pc);
-            kernel.pack_b(b_pack, b, pc, kcb, jc, ncb);
+            if n_direct < ncb {
+                kernel.pack_b(b_pack, b, pc, kcb, jc + n_direct, ncb - n_direct);
+            }
             let beta_block = if pc == 0 { beta } else { K::T::ONE };
             for ic in (0..m).step_by(mc) {
                 let mcb = mc.min(m - ic);
@@ -98,8 +105,18 @@ pub(crate) fn gemm_blocked<K: Kernel>(
                     kernel.pack_a(a_pack, a, ic, mcb, pc, kcb);
                     APanels::packed(a_pack, K::MR, kcb)
                 };
-                let c_block = &mut c_all[ic * rsc + jc..];
-                kernel.macro_kernel(mcb, ncb, kcb, alpha, a_panels, b_pack, beta_block, c_block, rsc);
+                let c_row = ic * rsc + jc;
+                if n_direct > 0 {
+                    let b_panels = BPanels::direct(&b, K::NR, pc, jc);
+                    let c_block = &mut c_all[c_row..];
+                    kernel.macro_kernel(mcb, n_direct, kcb, alpha, a_panels, b_panels, beta_block, c_block, rsc);
+                }
+                if n_direct < ncb {
+                    let b_panels = BPanels::packed(b_pack, K::NR, kcb);
+                    let c_block = &mut c_all[c_row + n_direct..];
+                    let cols = ncb - n_direct;
+                    kernel.macro_kernel(mcb, cols, kcb, alpha, a_panels, b_panels, beta_block, c_block, rsc);
+                }
             }
         }
     }

@@ -85,6 +85,7 @@ pub(crate) fn packed_len(rows: usize, cols: usize, r: usize) -> usize {
 ///
 /// Panics if the block is not inside `x` or `dst` is shorter than
 /// [`packed_len`]`(rows, cols, R)`; callers size both from the same numbers.
+#[inline(always)]
 pub(crate) fn pack_panels<T: Float, const R: usize>(
     dst: &mut [T],
     x: Operand<'_, T>,
@@ -100,40 +101,45 @@ pub(crate) fn pack_panels<T: Float, const R: usize>(
         return;
     }
     let (rs, cs) = (x.rs, x.cs);
+    let src = x.data.as_ptr();
     for (q, panel) in dst[..len].chunks_exact_mut(R * cols).enumerate() {
         let pr = R.min(rows - q * R);
         let base = (r0 + q * R) * rs + c0 * cs;
-        let src = x.data.as_ptr();
         // SAFETY (all three branches): the reads are X(r0 + q·R + r, c0 + c) for
         // r < pr, c < cols, i.e. rows < r0 + rows ≤ x.rows and columns
         // < c0 + cols ≤ x.cols (asserted above), so each offset
         // base + r·rs + c·cs ≤ (x.rows − 1)·rs + (x.cols − 1)·cs < data.len()
-        // by the Operand invariant. The writes stay in `panel`, which has
-        // exactly R·cols elements, at c·R + r with r < R and c < cols.
-        if rs == 1 && pr == R {
+        // by the Operand invariant. The writes stay in `panel` (R·cols
+        // elements), at c·R + r with r < R, c < cols, through `chunks_exact_mut`.
+        if rs == 1 {
             // Columns of X are contiguous (op(A) = Aᵀ, or op(B) = B): each
-            // packed column is a copy of R consecutive elements.
+            // packed column is a copy of pr consecutive elements.
             for (c, out) in panel.chunks_exact_mut(R).enumerate() {
-                unsafe {
-                    let s = src.add(base + c * cs);
-                    for (r, o) in out.iter_mut().enumerate() {
-                        *o = *s.add(r);
+                let column = unsafe { std::slice::from_raw_parts(src.add(base + c * cs), pr) };
+                if pr == R {
+                    // A copy of constant length: a few vector moves.
+                    out.copy_from_slice(&column[..R]);
+                } else {
+                    for (o, &v) in out.iter_mut().zip(column) {
+                        *o = v;
                     }
+                    out[pr..].fill(T::ZERO);
                 }
             }
-        } else if cs == 1 {
+        } else if cs == 1 && pr == R {
             // Rows of X are contiguous (op(A) = A, or op(B) = Bᵀ): a transpose.
             // Read R rows side by side so that each packed column is written once.
             for (c, out) in panel.chunks_exact_mut(R).enumerate() {
                 for (r, o) in out.iter_mut().enumerate() {
-                    *o = if r < pr { unsafe { *src.add(base + r * rs + c) } } else { T::ZERO };
+                    *o = unsafe { *src.add(base + r * rs + c) };
                 }
             }
         } else {
             for (c, out) in panel.chunks_exact_mut(R).enumerate() {
-                for (r, o) in out.iter_mut().enumerate() {
-                    *o = if r < pr { unsafe { *src.add(base + r * rs + c * cs) } } else { T::ZERO };
+                for (r, o) in out[..pr].iter_mut().enumerate() {
+                    *o = unsafe { *src.add(base + r * rs + c * cs) };
                 }
+                out[pr..].fill(T::ZERO);
             }
         }
     }

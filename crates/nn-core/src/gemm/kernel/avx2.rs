@@ -19,7 +19,7 @@
 use std::arch::x86_64::*;
 use std::marker::PhantomData;
 
-use super::{check_c_block, pack_b_panels, store_tile, APanels, Kernel};
+use super::{check_c_block, store_tile, APanels, BPanels, Kernel};
 use crate::float::Float;
 use crate::gemm::pack::{pack_panels, packed_len, Operand};
 
@@ -78,6 +78,10 @@ trait Lanes: Copy {
     /// self · b + c, fused.
     unsafe fn fmadd(self, b: Self, c: Self) -> Self;
     unsafe fn mul(self, b: Self) -> Self;
+    unsafe fn add(self, b: Self) -> Self;
+    /// Transposes a LANES × LANES block: reads LANES rows of LANES values at
+    /// `src + r·rs`, writes them as LANES columns at `dst + c·ds`.
+    unsafe fn transpose(src: *const Self::T, rs: usize, dst: *mut Self::T, ds: usize);
 }
 
 #[derive(Clone, Copy)]
@@ -92,7 +96,7 @@ struct F64x4(__m256d);
 // `LANES` readable (load) or writable (store) elements, or one readable
 // element (broadcast); unaligned addresses are allowed.
 macro_rules! lanes {
-    ($v:ident, $t:ty, $lanes:expr, $zero:ident, $set1:ident, $bcast:ident, $load:ident, $store:ident, $fma:ident, $mul:ident) => {
+    ($v:ident, $t:ty, $lanes:expr, $zero:ident, $set1:ident, $bcast:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $add:ident, $tr:ident) => {
         impl Lanes for $v {
             type T = $t;
             const LANES: usize = $lanes;
@@ -124,6 +128,14 @@ macro_rules! lanes {
             unsafe fn mul(self, b: Self) -> Self {
                 $v($mul(self.0, b.0))
             }
+            #[inline(always)]
+            unsafe fn add(self, b: Self) -> Self {
+                $v($add(self.0, b.0))
+            }
+            #[inline(always)]
+            unsafe fn transpose(src: *const $t, rs: usize, dst: *mut $t, ds: usize) {
+                $v::$tr(src, rs, dst, ds)
+            }
         }
     };
 }
@@ -138,7 +150,9 @@ lanes!(
     _mm256_loadu_ps,
     _mm256_storeu_ps,
     _mm256_fmadd_ps,
-    _mm256_mul_ps
+    _mm256_mul_ps,
+    _mm256_add_ps,
+    transpose8
 );
 lanes!(
     F64x4,
@@ -150,8 +164,77 @@ lanes!(
     _mm256_loadu_pd,
     _mm256_storeu_pd,
     _mm256_fmadd_pd,
-    _mm256_mul_pd
+    _mm256_mul_pd,
+    _mm256_add_pd,
+    transpose4
 );
+
+// SAFETY (both): as for the other `Lanes` methods; `src` has LANES rows of
+// LANES readable values `rs` apart and `dst` LANES runs of LANES writable
+// values `ds` apart.
+impl F32x8 {
+    /// The 8 × 8 transpose: unpack pairs, shuffle quadruples, swap 128-bit halves.
+    #[inline(always)]
+    unsafe fn transpose8(src: *const f32, rs: usize, dst: *mut f32, ds: usize) {
+        let mut r = [_mm256_setzero_ps(); 8];
+        for (i, row) in r.iter_mut().enumerate() {
+            *row = _mm256_loadu_ps(src.add(i * rs));
+        }
+        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+        let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+        let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+        let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+        let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+        let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+        let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+        let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+        let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+        let cols = [
+            _mm256_permute2f128_ps::<0x20>(s0, s4),
+            _mm256_permute2f128_ps::<0x20>(s1, s5),
+            _mm256_permute2f128_ps::<0x20>(s2, s6),
+            _mm256_permute2f128_ps::<0x20>(s3, s7),
+            _mm256_permute2f128_ps::<0x31>(s0, s4),
+            _mm256_permute2f128_ps::<0x31>(s1, s5),
+            _mm256_permute2f128_ps::<0x31>(s2, s6),
+            _mm256_permute2f128_ps::<0x31>(s3, s7),
+        ];
+        for (c, v) in cols.into_iter().enumerate() {
+            _mm256_storeu_ps(dst.add(c * ds), v);
+        }
+    }
+}
+
+impl F64x4 {
+    /// The 4 × 4 transpose: unpack pairs, then swap 128-bit halves.
+    #[inline(always)]
+    unsafe fn transpose4(src: *const f64, rs: usize, dst: *mut f64, ds: usize) {
+        let mut r = [_mm256_setzero_pd(); 4];
+        for (i, row) in r.iter_mut().enumerate() {
+            *row = _mm256_loadu_pd(src.add(i * rs));
+        }
+        let t0 = _mm256_unpacklo_pd(r[0], r[1]);
+        let t1 = _mm256_unpackhi_pd(r[0], r[1]);
+        let t2 = _mm256_unpacklo_pd(r[2], r[3]);
+        let t3 = _mm256_unpackhi_pd(r[2], r[3]);
+        let cols = [
+            _mm256_permute2f128_pd::<0x20>(t0, t2),
+            _mm256_permute2f128_pd::<0x20>(t1, t3),
+            _mm256_permute2f128_pd::<0x31>(t0, t2),
+            _mm256_permute2f128_pd::<0x31>(t1, t3),
+        ];
+        for (c, v) in cols.into_iter().enumerate() {
+            _mm256_storeu_pd(dst.add(c * ds), v);
+        }
+    }
+}
 
 macro_rules! avx2_kernel {
     ($t:ty, $lanes:ty, mc: $mc:expr, kc: $kc:expr, nc: $nc:expr) => {
@@ -164,17 +247,39 @@ macro_rules! avx2_kernel {
             const NC: usize = $nc;
 
             fn pack_a(self, dst: &mut [$t], a: Operand<'_, $t>, i0: usize, mc: usize, p0: usize, kc: usize) {
-                pack_panels::<$t, MR>(dst, a, i0, mc, p0, kc);
+                // SAFETY: the token proves AVX2.
+                unsafe { pack_panels_avx2::<$t, MR>(dst, a, i0, mc, p0, kc) }
             }
 
             fn pack_b(self, dst: &mut [$t], b: Operand<'_, $t>, p0: usize, kc: usize, j0: usize, nc: usize) {
-                pack_b_panels::<$t, { 2 * <$lanes as Lanes>::LANES }>(dst, b, p0, kc, j0, nc);
+                const NR: usize = 2 * <$lanes as Lanes>::LANES;
+                if b.rs() == 1 {
+                    // op(B) = Bᵀ: the panels are transposed rows of B.
+                    let x = b.t();
+                    assert!(j0 + nc <= x.rows() && p0 + kc <= x.cols(), "packing block outside its operand");
+                    assert!(dst.len() >= packed_len(nc, kc, NR), "packing buffer too short");
+                    // SAFETY: the token proves AVX2; the asserts are the bounds
+                    // `pack_transposed` needs.
+                    unsafe { pack_transposed::<$lanes, NR>(dst, x, j0, nc, p0, kc) }
+                } else {
+                    // SAFETY: the token proves AVX2.
+                    unsafe { pack_panels_avx2::<$t, NR>(dst, b.t(), j0, nc, p0, kc) }
+                }
             }
 
-            fn reads_a_in_place(self, _a: &Operand<'_, $t>, _m: usize, _k: usize, n: usize) -> bool {
+            fn reads_a_in_place(self, a: &Operand<'_, $t>, _m: usize, _k: usize, n: usize) -> bool {
                 // Packing A costs about as much as one sweep of Ã over a B̃
                 // panel; it pays only when Ã is reused over many panels.
-                n <= 8 * Self::NR
+                (a.rs() == 1 || a.cs() == 1) && n <= 8 * Self::NR
+            }
+
+            fn reads_b_in_place(self, b: &Operand<'_, $t>, m: usize, _k: usize, _n: usize) -> bool {
+                // Packing B̃ costs about one sweep of Ã (MR rows) over it; with
+                // few row tiles to reuse it over, reading op(B) in place is
+                // cheaper, unless its rows are a multiple of 4 KiB apart, which
+                // would map a whole panel onto a few L1 sets.
+                let row_bytes = b.rs() * std::mem::size_of::<$t>();
+                b.cs() == 1 && m <= 16 * MR && row_bytes % 4096 != 0
             }
 
             fn macro_kernel(
@@ -184,13 +289,13 @@ macro_rules! avx2_kernel {
                 kc: usize,
                 alpha: $t,
                 a: APanels<'_, $t>,
-                b: &[$t],
+                b: BPanels<'_, $t>,
                 beta: $t,
                 c: &mut [$t],
                 rsc: usize,
             ) {
-                assert!(a.covers(MR, mc, kc), "A panels");
-                assert!(b.len() >= packed_len(nc, kc, Self::NR), "B panels");
+                assert!(a.covers(MR, mc, kc) && (a.rs == 1 || a.cs == 1), "A panels");
+                assert!(b.covers(Self::NR, kc, nc), "B panels");
                 check_c_block(c, mc, nc, rsc);
                 if mc == 0 || nc == 0 || kc == 0 {
                     return;
@@ -211,8 +316,9 @@ avx2_kernel!(f64, F64x4, mc: 72, kc: 256, nc: 2048);
 ///
 /// # Safety
 /// The CPU supports AVX2 and FMA; `mc, nc, kc > 0`; `a` covers elements
-/// (i, p) for i < mc, p < kc; `b` holds `packed_len(nc, kc, NR)` elements;
-/// the C block (`(mc − 1)·rsc + nc` elements) fits in `c`.
+/// (i, p) for i < mc, p < kc and has `rs = 1` or `cs = 1`; `b` covers the
+/// full NR-wide rows of its panels for columns < nc, depths < kc; the C block (`(mc − 1)·rsc + nc`
+/// elements) fits in `c`.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn macro_avx2<V: Lanes>(
@@ -221,27 +327,40 @@ unsafe fn macro_avx2<V: Lanes>(
     kc: usize,
     alpha: V::T,
     a: APanels<'_, V::T>,
-    b: &[V::T],
+    b: BPanels<'_, V::T>,
     beta: V::T,
     c: &mut [V::T],
     rsc: usize,
 ) {
     let nr = 2 * V::LANES;
+    let a_rows_contiguous = a.rs != 1;
     for j in (0..nc).step_by(nr) {
         let cols = nr.min(nc - j);
-        // The panel starting at column j holds kc rows of nr values.
-        let bp = b.as_ptr().add(j * kc);
+        // The panel holding column j: kc rows of nr values, b.rs apart.
+        let bp = b.data.as_ptr().add(j / nr * b.panel_stride);
         for i in (0..mc).step_by(MR) {
             let ap = a.data.as_ptr().add(a.offset(MR, i, 0));
             let cp = c.as_mut_ptr().add(i * rsc + j);
-            let t = Tile { kc, a: ap, rsa: a.rs, csa: a.cs, b: bp, alpha, beta, c: cp, rsc, cols };
-            match mc - i {
-                1 => tile::<V, 1>(t),
-                2 => tile::<V, 2>(t),
-                3 => tile::<V, 3>(t),
-                4 => tile::<V, 4>(t),
-                5 => tile::<V, 5>(t),
-                _ => tile::<V, MR>(t),
+            let t = Tile { kc, a: ap, rsa: a.rs, csa: a.cs, b: bp, rsb: b.rs, alpha, beta, c: cp, rsc, cols };
+            // Instantiate the tile for the rows left (1..=6), the Ã layout,
+            // and one or two vectors of columns.
+            macro_rules! by_rows {
+                ($rows:expr, $nv:expr) => {
+                    match mc - i {
+                        1 => tile::<V, 1, $rows, $nv>(t),
+                        2 => tile::<V, 2, $rows, $nv>(t),
+                        3 => tile::<V, 3, $rows, $nv>(t),
+                        4 => tile::<V, 4, $rows, $nv>(t),
+                        5 => tile::<V, 5, $rows, $nv>(t),
+                        _ => tile::<V, MR, $rows, $nv>(t),
+                    }
+                };
+            }
+            match (a_rows_contiguous, cols > V::LANES) {
+                (true, true) => by_rows!(true, 2),
+                (true, false) => by_rows!(true, 1),
+                (false, true) => by_rows!(false, 2),
+                (false, false) => by_rows!(false, 1),
             }
         }
     }
@@ -255,8 +374,9 @@ struct Tile<T> {
     a: *const T,
     rsa: usize,
     csa: usize,
-    /// B̃ micro-panel: row p is the NR values at `b + p·NR`.
+    /// B̃ micro-panel: row p is the NR values at `b + p·rsb`.
     b: *const T,
+    rsb: usize,
     alpha: T,
     beta: T,
     /// C tile element (i, j) is at `c + i·rsc + j`, for j < cols.
@@ -265,47 +385,108 @@ struct Tile<T> {
     cols: usize,
 }
 
-/// C tile (M × cols) ← α·Ã·B̃ + β·C tile.
+/// Depth steps per trip of the unrolled depth loop.
+const UNROLL: usize = 4;
+
+/// C tile (M × cols) ← α·Ã·B̃ + β·C tile, for cols ≤ NV·LANES (NV = 1 or 2
+/// vectors: narrow edge tiles use one).
+///
+/// `ROWS`: Ã's rows are contiguous (`csa = 1`, op(A) = A read in place), so
+/// each row gets its own pointer; otherwise its columns are (`rsa = 1`:
+/// packed panels, or op(A) = Aᵀ read in place) and one pointer steps by `csa`.
 ///
 /// # Safety
 /// Inlined into `macro_avx2` (AVX2 + FMA enabled). Reads Ã elements (i, p)
-/// for i < M, p < kc and the kc·NR values of the B̃ micro-panel, all in
+/// for i < M, p < kc and the first NV·LANES values of the kc rows of the B̃
+/// micro-panel (NR = 2·LANES wide), all in
 /// bounds by `macro_avx2`'s contract; writes (and, when β ≠ 0, reads) C
 /// elements (i, j) for i < M, j < cols, inside the C block.
 #[inline(always)]
-unsafe fn tile<V: Lanes, const M: usize>(t: Tile<V::T>) {
+unsafe fn tile<V: Lanes, const M: usize, const ROWS: bool, const NV: usize>(t: Tile<V::T>) {
     let l = V::LANES;
-    let mut acc = [[V::zero(); 2]; M];
-    // wrapping_add: the pointers step once past the last depth read, which
-    // may leave the allocation; they are only dereferenced in bounds.
-    let (mut pa, mut pb) = (t.a, t.b);
-    for _ in 0..t.kc {
-        let b0 = V::load(pb);
-        let b1 = V::load(pb.add(l));
-        for (i, row) in acc.iter_mut().enumerate() {
-            let ai = V::broadcast(pa.add(i * t.rsa));
-            row[0] = ai.fmadd(b0, row[0]);
-            row[1] = ai.fmadd(b1, row[1]);
+    // Ask for the C tile now; it is needed after the depth loop.
+    for i in 0..M {
+        let row = t.c.wrapping_add(i * t.rsc) as *const i8;
+        _mm_prefetch::<_MM_HINT_T0>(row);
+        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NV * l * std::mem::size_of::<V::T>() - 1));
+    }
+    let mut acc = [[V::zero(); NV]; M];
+    // One depth step: acc += Ã[·, p] ⊗ B̃[p, ·], with `$a_at` the address
+    // of Ã($i, p) and `$pb` that of B̃(p, 0). (A macro rather than a closure:
+    // closures would be compiled without the AVX2 target features.)
+    macro_rules! step {
+        ($i:ident => $a_at:expr, $pb:expr) => {{
+            let pb = $pb;
+            let mut bv = [V::zero(); NV];
+            for (v, b) in bv.iter_mut().enumerate() {
+                *b = V::load(pb.add(v * l));
+            }
+            for ($i, row) in acc.iter_mut().enumerate() {
+                let ai = V::broadcast($a_at);
+                for (x, b) in row.iter_mut().zip(bv) {
+                    *x = ai.fmadd(b, *x);
+                }
+            }
+        }};
+    }
+    let pb = t.b;
+    if ROWS {
+        let rows: [*const V::T; M] = std::array::from_fn(|i| t.a.wrapping_add(i * t.rsa));
+        let mut p = 0;
+        while p + UNROLL <= t.kc {
+            for u in 0..UNROLL {
+                step!(i => rows[i].add(p + u), pb.add((p + u) * t.rsb));
+            }
+            p += UNROLL;
         }
-        pa = pa.wrapping_add(t.csa);
-        pb = pb.wrapping_add(2 * l);
+        while p < t.kc {
+            step!(i => rows[i].add(p), pb.add(p * t.rsb));
+            p += 1;
+        }
+    } else {
+        // wrapping_add: `pa` steps once past the last depth read, which may
+        // leave the allocation; it is only dereferenced in bounds.
+        let mut pa = t.a;
+        let mut p = 0;
+        while p + UNROLL <= t.kc {
+            for u in 0..UNROLL {
+                let col = pa.wrapping_add(u * t.csa);
+                step!(i => col.add(i), pb.add((p + u) * t.rsb));
+            }
+            pa = pa.wrapping_add(UNROLL * t.csa);
+            p += UNROLL;
+        }
+        while p < t.kc {
+            step!(i => pa.add(i), pb.add(p * t.rsb));
+            pa = pa.wrapping_add(t.csa);
+            p += 1;
+        }
     }
 
-    let valpha = V::splat(t.alpha);
-    if t.cols == 2 * l {
-        let vbeta = V::splat(t.beta);
-        for (i, row) in acc.iter().enumerate() {
-            for (v, &x) in row.iter().enumerate() {
-                let p = t.c.add(i * t.rsc + v * l);
-                let ax = x.mul(valpha);
-                let out = if t.beta == V::T::ZERO { ax } else { V::load(p).fmadd(vbeta, ax) };
-                out.store(p);
-            }
+    if t.cols == NV * l {
+        let (valpha, vbeta) = (V::splat(t.alpha), V::splat(t.beta));
+        // C(i, ·) ← f(acc(i, ·), address of C(i, ·)) for the whole tile, with
+        // the choice of f made once, outside the loop.
+        macro_rules! store_all {
+            ($x:ident, $p:ident => $f:expr) => {
+                for (i, row) in acc.iter().enumerate() {
+                    for (v, &$x) in row.iter().enumerate() {
+                        let $p = t.c.add(i * t.rsc + v * l);
+                        $f.store($p);
+                    }
+                }
+            };
+        }
+        match (t.alpha == V::T::ONE, t.beta == V::T::ZERO, t.beta == V::T::ONE) {
+            (true, true, _) => store_all!(x, p => x),
+            (true, false, true) => store_all!(x, p => x.add(V::load(p))),
+            (false, true, _) => store_all!(x, p => x.mul(valpha)),
+            _ => store_all!(x, p => V::load(p).fmadd(vbeta, x.mul(valpha))),
         }
     } else {
         // Partial tile: spill the accumulators (room for 6 × 16 f32 or 6 × 8 f64).
         let mut buf = [V::T::ZERO; MR * 16];
-        let nr = 2 * l;
+        let nr = NV * l;
         for (i, row) in acc.iter().enumerate() {
             for (v, &x) in row.iter().enumerate() {
                 x.store(buf.as_mut_ptr().add(i * nr + v * l));
@@ -313,5 +494,63 @@ unsafe fn tile<V: Lanes, const M: usize>(t: Tile<V::T>) {
         }
         let c = std::slice::from_raw_parts_mut(t.c, (M - 1) * t.rsc + t.cols);
         store_tile(&buf, nr, t.alpha, t.beta, c, t.rsc, M, t.cols);
+    }
+}
+
+/// [`pack_panels`], compiled with AVX2 so that its copies use 256-bit moves.
+///
+/// # Safety
+/// The CPU supports AVX2.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn pack_panels_avx2<T: Float, const R: usize>(
+    dst: &mut [T],
+    x: Operand<'_, T>,
+    r0: usize,
+    rows: usize,
+    c0: usize,
+    cols: usize,
+) {
+    pack_panels::<T, R>(dst, x, r0, rows, c0, cols)
+}
+
+/// [`pack_panels`] for an `x` with contiguous rows (`cs = 1`), `R = 2·LANES`:
+/// each full panel is packed by LANES × LANES register transposes, the
+/// columns past the last whole block and a last partial panel elementwise.
+///
+/// # Safety
+/// The CPU supports AVX2; the block (rows r0..r0+rows, cols c0..c0+cols) lies
+/// inside `x`, `x.cs() == 1`, and `dst` holds `packed_len(rows, cols, R)`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn pack_transposed<V: Lanes, const R: usize>(
+    dst: &mut [V::T],
+    x: Operand<'_, V::T>,
+    r0: usize,
+    rows: usize,
+    c0: usize,
+    cols: usize,
+) {
+    let l = V::LANES;
+    debug_assert!(x.cs() == 1 && R == 2 * l);
+    let full = rows / R;
+    for q in 0..full {
+        let panel = dst[q * R * cols..(q + 1) * R * cols].as_mut_ptr();
+        for g in 0..2 {
+            // Rows r0 + q·R + g·l .. + l of x, from column c0.
+            let src = x.data().as_ptr().add((r0 + q * R + g * l) * x.rs() + c0);
+            let out = panel.add(g * l);
+            let mut c = 0;
+            while c + l <= cols {
+                V::transpose(src.add(c), x.rs(), out.add(c * R), R);
+                c += l;
+            }
+            for c in c..cols {
+                for r in 0..l {
+                    *out.add(c * R + r) = *src.add(r * x.rs() + c);
+                }
+            }
+        }
+    }
+    if full * R < rows {
+        pack_panels::<V::T, R>(&mut dst[full * R * cols..], x, r0 + full * R, rows - full * R, c0, cols);
     }
 }

@@ -8,9 +8,10 @@
 //! C[0..mc, 0..nc] ← α · Ã · B̃ + β · C[0..mc, 0..nc]
 //! ```
 //!
-//! where Ã (`mc × kc`) is read through [`APanels`] (packed, or straight from
-//! op(A)) and B̃ (`kc × nc`) is packed in `NR`-column panels. It walks the
-//! block in `MR × NR` register tiles; β = 0 overwrites C without reading it.
+//! where Ã (`mc × kc`) is read through [`APanels`] and B̃ (`kc × nc`) through
+//! [`BPanels`]: packed, or straight from op(A) / op(B) where packing would
+//! cost more than it saves. It walks the block in `MR × NR` register tiles;
+//! β = 0 overwrites C without reading it.
 
 pub(crate) mod portable;
 
@@ -60,6 +61,41 @@ impl<'a, T: Float> APanels<'a, T> {
     }
 }
 
+/// Where a kernel reads B̃: element (p, j) of the block is
+/// `data[(j / NR)·panel_stride + p·rs + j % NR]`; a kernel reads whole
+/// `NR`-wide panel rows.
+///
+/// Packed panels have `panel_stride = NR·kc`, `rs = NR`; an unpacked block of
+/// a row-major op(B) starting at (p0, j0) has `panel_stride = NR` and op(B)'s
+/// row stride, which makes the formula `data[p·rs + j]` (full panels only).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BPanels<'a, T> {
+    pub(crate) data: &'a [T],
+    pub(crate) panel_stride: usize,
+    pub(crate) rs: usize,
+}
+
+impl<'a, T: Float> BPanels<'a, T> {
+    /// Packed panels of `nr` columns and depth `kc`.
+    pub(crate) fn packed(data: &'a [T], nr: usize, kc: usize) -> Self {
+        BPanels { data, panel_stride: nr * kc, rs: nr }
+    }
+
+    /// The block of a row-major op(B) (`cs = 1`) starting at (p0, j0), read in place.
+    pub(crate) fn direct(b: &Operand<'a, T>, nr: usize, p0: usize, j0: usize) -> Self {
+        debug_assert_eq!(b.cs(), 1);
+        let start = (p0 * b.rs() + j0).min(b.data().len());
+        BPanels { data: &b.data()[start..], panel_stride: nr, rs: b.rs() }
+    }
+
+    /// True when the whole rows of the panels holding columns `0..cols` at
+    /// depths `0..kc` lie inside `data` (the largest offset is the end of the
+    /// last panel's last row).
+    pub(crate) fn covers(&self, nr: usize, kc: usize, cols: usize) -> bool {
+        kc == 0 || cols == 0 || (cols - 1) / nr * self.panel_stride + (kc - 1) * self.rs + nr <= self.data.len()
+    }
+}
+
 /// A register-tiled microkernel with its cache-blocking parameters.
 pub(crate) trait Kernel: Copy {
     /// Element type.
@@ -87,8 +123,14 @@ pub(crate) trait Kernel: Copy {
         false
     }
 
+    /// Whether the full `NR`-column panels of B̃ may be read in place from
+    /// op(B) (`BPanels::direct`, needs `cs = 1`) for this problem.
+    fn reads_b_in_place(self, _b: &Operand<'_, Self::T>, _m: usize, _k: usize, _n: usize) -> bool {
+        false
+    }
+
     /// C block (`mc × nc`, row stride `rsc`, element (i, j) at `c[i·rsc + j]`)
-    /// ← α·Ã·B̃ + β·C block, with B̃ packed in `NR`-column panels of depth `kc`.
+    /// ← α·Ã·B̃ + β·C block, for a block of depth `kc`.
     #[allow(clippy::too_many_arguments)]
     fn macro_kernel(
         self,
@@ -97,7 +139,7 @@ pub(crate) trait Kernel: Copy {
         kc: usize,
         alpha: Self::T,
         a: APanels<'_, Self::T>,
-        b: &[Self::T],
+        b: BPanels<'_, Self::T>,
         beta: Self::T,
         c: &mut [Self::T],
         rsc: usize,

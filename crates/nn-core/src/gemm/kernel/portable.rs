@@ -9,7 +9,7 @@
 
 use std::marker::PhantomData;
 
-use super::{check_c_block, pack_b_panels, store_tile, APanels, Kernel};
+use super::{check_c_block, pack_b_panels, store_tile, APanels, BPanels, Kernel};
 use crate::float::Float;
 use crate::gemm::pack::{pack_panels, packed_len, Operand};
 
@@ -73,16 +73,16 @@ impl<T: Float, const MR: usize, const NR: usize> Kernel for Portable<T, MR, NR> 
         kc: usize,
         alpha: T,
         a: APanels<'_, T>,
-        b: &[T],
+        b: BPanels<'_, T>,
         beta: T,
         c: &mut [T],
         rsc: usize,
     ) {
-        // Only packed panels (rs = 1, cs = MR) reach this kernel: `reads_a_in_place` is false.
+        // Only packed panels reach this kernel: `reads_{a,b}_in_place` are false.
         assert!(a.rs == 1 && a.cs == MR && a.covers(MR, mc.div_ceil(MR) * MR, kc), "A panels");
-        assert!(b.len() >= packed_len(nc, kc, NR), "B panels");
+        assert!(b.rs == NR && b.panel_stride == NR * kc && b.data.len() >= packed_len(nc, kc, NR), "B panels");
         check_c_block(c, mc, nc, rsc);
-        for (jp, bpanel) in b.chunks(NR * kc).take(nc.div_ceil(NR)).enumerate() {
+        for (jp, bpanel) in b.data.chunks(NR * kc).take(nc.div_ceil(NR)).enumerate() {
             let j = jp * NR;
             let cols = NR.min(nc - j);
             for i in (0..mc).step_by(MR) {
