@@ -1,0 +1,120 @@
+//! The command line, parsed by clap: `reproduce <experiment>` with its flags,
+//! and `gradcheck`. A bad flag or an unknown experiment is clap's one-line
+//! error and exit code 2.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// backprop-rs tasks: reproduce the tutorials' experiments, check gradients.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version, about, long_about = None)]
+pub struct Cli {
+    /// The task to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The tasks.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Retrain a tutorial's network with the tutorial's update rule; print the
+    /// table (tutorial's figure · ours · band of the tutorial's own code) and
+    /// write results.json, model.safetensors and plots.
+    Reproduce(ReproduceArgs),
+    /// Compare analytic and finite-difference gradients (f64) for every
+    /// activation × loss on a small random network.
+    Gradcheck(GradcheckArgs),
+}
+
+/// Flags of `reproduce`.
+#[derive(Debug, Clone, Args)]
+pub struct ReproduceArgs {
+    /// Which experiment to run.
+    #[arg(value_enum)]
+    pub experiment: Experiment,
+    /// Seed of every random choice (initial weights, shuffles, splits); default: the experiment's own.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Number of epochs instead of the tutorial's.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub epochs: Option<u64>,
+    /// Worker threads for training (default: RAYON_NUM_THREADS or all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub threads: Option<u64>,
+    /// Folder holding the datasets [default: datasets/ in the workspace root].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Output folder [default: target/reproduce/<name>/ in the workspace root; for `all`, the parent of the
+    /// per-experiment folders and of REPORT.md]. Existing files other than ours are left alone.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print no per-epoch progress, only the final table.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Train on the first N training samples only (a quick smoke run; the numbers then mean little).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+}
+
+/// Flags of `gradcheck`.
+#[derive(Debug, Clone, Args)]
+pub struct GradcheckArgs {
+    /// Seed of the random network and data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Finite-difference step ε.
+    #[arg(long, default_value_t = 1e-5)]
+    pub eps: f64,
+    /// Largest acceptable relative error; a larger one makes the command fail.
+    #[arg(long, default_value_t = 1e-6)]
+    pub tolerance: f64,
+}
+
+/// The experiments of DESIGN.md §5 (one line each in `--help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum Experiment {
+    /// MNIST tutorial: 784-64-10 ReLU, softmax+CE summed, SGD lr 0.005, batch 16, 10 epochs (test accuracy ≈ 0.92)
+    Mnist,
+    /// Nielsen ch. 3: 784-30-10 sigmoid, cross-entropy, L2 λ=0.1, η=3.0, batch 10, 30 epochs (test accuracy ≈ 0.94)
+    Nielsen,
+    /// First tutorial: Boston housing 13-10-1 ReLU, MSE 2(ŷ−y), SGD lr 1e-3, batch 8, 30 epochs (test MAE ≈ 2.5)
+    Boston,
+    /// First tutorial: digits 64-15-10 ReLU/sigmoid, its faithful (σ′(σ(z))) and correct-math runs, and a sound one
+    Digits,
+    /// MNIST tutorial's toy regression 1-16-16-1, nonlinear and linear, MSE ½Σ/N, 300 epochs
+    Regression,
+    /// XOR 2-2-1 sigmoid, BCE, one sample per step, 50 000 epochs: success over 20 seeds, and a setting that solves 20/20
+    Xor,
+    /// Beyond the tutorials: a recipe (He init, wider net, Adam, larger batches) reaching ≥ 98 % MNIST test accuracy
+    MnistBest,
+    /// Every experiment above, then REPORT.md with every table and plot
+    All,
+}
+
+impl Experiment {
+    /// Every single experiment, in the order `all` runs them.
+    pub const EACH: [Experiment; 7] = [
+        Experiment::Mnist,
+        Experiment::Nielsen,
+        Experiment::Boston,
+        Experiment::Digits,
+        Experiment::Regression,
+        Experiment::Xor,
+        Experiment::MnistBest,
+    ];
+
+    /// The name on the command line, also the output folder's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Experiment::Mnist => "mnist",
+            Experiment::Nielsen => "nielsen",
+            Experiment::Boston => "boston",
+            Experiment::Digits => "digits",
+            Experiment::Regression => "regression",
+            Experiment::Xor => "xor",
+            Experiment::MnistBest => "mnist-best",
+            Experiment::All => "all",
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! What the experiments share: the run context (seed, epochs, output folder,
+//! progress), the first tutorial's optimizer step, evaluation helpers and
+//! the small statistics the tables need.
+
+use std::path::{Path, PathBuf};
+
+use nn_core::{Float, Matrix, Network, Optimizer, ShapeError};
+use nn_data::Dataset;
+
+use crate::error::Result;
+use crate::experiments::RunOptions;
+use crate::plot::{draw_chart, draw_confusion, Chart};
+use crate::report::{PlotRef, Report};
+
+/// The seed every experiment uses unless `--seed` says otherwise.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// One experiment's run: the options resolved against the experiment's defaults.
+#[derive(Clone, Debug)]
+pub struct Ctx<'a> {
+    /// The command-line options.
+    pub opts: &'a RunOptions,
+    /// Where files go.
+    pub out_dir: PathBuf,
+    /// The seed in effect.
+    pub seed: u64,
+    /// The epochs in effect.
+    pub epochs: usize,
+    /// The tutorial's number of epochs (bands hold only for it).
+    pub tutorial_epochs: usize,
+}
+
+impl<'a> Ctx<'a> {
+    /// Resolves `--seed` and `--epochs` against the experiment's defaults.
+    pub fn new(opts: &'a RunOptions, out_dir: &Path, tutorial_epochs: usize) -> Self {
+        Ctx {
+            opts,
+            out_dir: out_dir.to_path_buf(),
+            seed: opts.seed.unwrap_or(DEFAULT_SEED),
+            epochs: opts.epochs.unwrap_or(tutorial_epochs),
+            tutorial_epochs,
+        }
+    }
+
+    /// True when the run uses the tutorial's epochs and all the data, so the
+    /// tutorial's bands apply.
+    pub fn comparable(&self) -> bool {
+        self.epochs == self.tutorial_epochs && self.opts.limit.is_none()
+    }
+
+    /// A data file's path under `--data-dir`.
+    pub fn data(&self, name: &str) -> PathBuf {
+        self.opts.data_dir.join(name)
+    }
+
+    /// The first `--limit` samples of `ds` (all of them without the flag).
+    pub fn limit<T: Float>(&self, ds: Dataset<T>) -> Result<Dataset<T>> {
+        match self.opts.limit {
+            Some(n) if n < ds.len() => Ok(ds.into_split(n)?.0),
+            _ => Ok(ds),
+        }
+    }
+
+    /// Prints a line unless `--quiet`.
+    pub fn say(&self, line: impl AsRef<str>) {
+        if !self.opts.quiet {
+            println!("{}", line.as_ref());
+        }
+    }
+
+    /// Starts a report with the run's seed and epochs filled in.
+    pub fn report(&self, name: &str, title: &str) -> Report {
+        let mut r = Report::new(name, title);
+        r.seed = self.seed;
+        r.epochs = self.epochs;
+        if !self.opts.quiet {
+            println!("== {name} — {title}");
+            println!("   seed {}, {} epochs{}", self.seed, self.epochs, self.limit_note());
+        }
+        r
+    }
+
+    fn limit_note(&self) -> String {
+        self.opts.limit.map_or(String::new(), |n| format!(", at most {n} samples per set (--limit)"))
+    }
+
+    /// Draws `chart` into the output folder and lists it in the report.
+    pub fn plot(&self, report: &mut Report, file: &str, caption: &str, chart: &Chart) -> Result<()> {
+        draw_chart(&self.out_dir.join(file), chart)?;
+        report.plots.push(PlotRef { file: file.into(), caption: caption.into() });
+        Ok(())
+    }
+
+    /// Saves `net` as `file` (safetensors) in the output folder and lists it.
+    pub fn save_model(&self, report: &mut Report, net: &Network<f32>, file: &str) -> Result<()> {
+        crate::experiments::train::save_checkpoint(net, &self.out_dir.join(file))?;
+        report.files.push(file.into());
+        Ok(())
+    }
+
+    /// Draws a confusion-matrix heat map and lists it in the report.
+    pub fn confusion(&self, report: &mut Report, file: &str, caption: &str, counts: &[Vec<usize>]) -> Result<()> {
+        draw_confusion(&self.out_dir.join(file), caption, counts)?;
+        report.plots.push(PlotRef { file: file.into(), caption: caption.into() });
+        Ok(())
+    }
+}
+
+/// The first tutorial's step: weights move by the gradient of the summed
+/// loss, biases by its batch mean,
+///
+/// W ← W − η·Σᵢ ∂Eᵢ/∂W,   b ← b − (η/B)·Σᵢ δᵢ,
+///
+/// B being the (fixed) mini-batch size. The tutorial writes it this way
+/// (`W -= lr * X.T @ delta`, `b -= lr * delta.mean(axis=0)`); nn-core's
+/// [`nn_core::Sgd`] treats both alike, so this wrapper reproduces the rule
+/// without touching the library. Used with `Loss::Mse(Reduction::Sum)`,
+/// whose δ is 2(ŷ − y) per sample.
+#[derive(Clone, Debug)]
+pub struct BiasMeanSgd {
+    /// η.
+    pub lr: f64,
+    /// B, the rows of every mini-batch (the tutorial drops the remainder).
+    pub batch: usize,
+}
+
+impl<T: Float> Optimizer<T> for BiasMeanSgd {
+    fn step(&mut self, net: &mut Network<T>, grads: &nn_core::Gradients<T>) -> Result<(), ShapeError> {
+        if grads.layers.len() != net.layers().len() {
+            return Err(ShapeError::new(
+                "BiasMeanSgd::step",
+                format!("gradients for {} layers", net.layers().len()),
+                format!("{} layers", grads.layers.len()),
+            ));
+        }
+        let lr_w = T::from_f64(self.lr);
+        let lr_b = T::from_f64(self.lr / self.batch as f64);
+        for (layer, g) in net.layers_mut().iter_mut().zip(&grads.layers) {
+            if layer.weights.shape() != g.weights.shape() || layer.bias.shape() != g.bias.shape() {
+                return Err(ShapeError::new(
+                    "BiasMeanSgd::step",
+                    format!("gradients shaped {:?}/{:?}", layer.weights.shape(), layer.bias.shape()),
+                    format!("{:?}/{:?}", g.weights.shape(), g.bias.shape()),
+                ));
+            }
+            let w = layer.weights.as_mut_slice().iter_mut().zip(g.weights.as_slice());
+            w.for_each(|(w, &d)| *w -= lr_w * d);
+            let b = layer.bias.as_mut_slice().iter_mut().zip(g.bias.as_slice());
+            b.for_each(|(b, &d)| *b -= lr_b * d);
+        }
+        Ok(())
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}
+
+/// Predicted classes (argmax of each output row) of `net` on `x`.
+pub fn predict_classes<T: Float>(net: &Network<T>, x: &Matrix<T>) -> Result<Vec<usize>> {
+    Ok(nn_data::argmax_rows(&net.predict(x.view())?))
+}
+
+/// Share of `predicted` equal to `labels`.
+pub fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
+    let right = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+    right as f64 / labels.len().max(1) as f64
+}
+
+/// counts[actual][predicted].
+pub fn confusion_counts(predicted: &[usize], labels: &[usize], classes: usize) -> Vec<Vec<usize>> {
+    let mut m = vec![vec![0; classes]; classes];
+    for (&p, &l) in predicted.iter().zip(labels) {
+        if p < classes && l < classes {
+            m[l][p] += 1;
+        }
+    }
+    m
+}
+
+/// Mean, population standard deviation, minimum and maximum.
+pub fn summary(xs: &[f64]) -> (f64, f64, f64, f64) {
+    let n = xs.len().max(1) as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (mean, sd, min, max)
+}
+
+/// `mean ± sd (min–max)` with `d` decimals.
+pub fn summary_text(xs: &[f64], d: usize) -> String {
+    let (mean, sd, min, max) = summary(xs);
+    format!("{mean:.d$} ± {sd:.d$} ({min:.d$}–{max:.d$})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nn_core::{Activation, Dense, Gradients};
+
+    #[test]
+    fn bias_mean_sgd_divides_only_the_bias_step_by_the_batch() {
+        let layer = Dense::new(Matrix::filled(1, 1, 1.0f64), Matrix::filled(1, 1, 1.0), Activation::Identity).unwrap();
+        let mut net = Network::new(vec![layer]).unwrap();
+        let mut g = Gradients::zeros_like(&net);
+        g.layers[0].weights.fill(8.0);
+        g.layers[0].bias.fill(8.0);
+        BiasMeanSgd { lr: 0.1, batch: 8 }.step(&mut net, &g).unwrap();
+        assert!((net.layers()[0].weights.get(0, 0) - (1.0 - 0.8)).abs() < 1e-15);
+        assert!((net.layers()[0].bias.get(0, 0) - (1.0 - 0.1)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn statistics() {
+        assert_eq!(accuracy(&[1, 2, 3], &[1, 2, 0]), 2.0 / 3.0);
+        assert_eq!(confusion_counts(&[0, 1, 1], &[0, 0, 1], 2), vec![vec![1, 1], vec![0, 1]]);
+        assert_eq!(summary(&[1.0, 3.0]), (2.0, 1.0, 1.0, 3.0));
+        assert_eq!(summary_text(&[1.0, 3.0], 1), "2.0 ± 1.0 (1.0–3.0)");
+    }
+}

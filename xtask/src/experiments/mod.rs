@@ -1,0 +1,136 @@
+//! The experiments of DESIGN.md §5, one file each, and what they share:
+//! the run options, the output folder, the timer, the final print.
+
+pub mod boston;
+pub mod common;
+pub mod digits;
+pub mod mnist;
+pub mod mnist_best;
+pub mod nielsen;
+pub mod regression;
+pub mod train;
+pub mod xor;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::cli::{Experiment, ReproduceArgs};
+use crate::error::{Result, XtaskError};
+use crate::paths::{create_dir, default_data_dir, default_reproduce_dir};
+use crate::report::{machine, write_report_md, Report};
+
+/// Options shared by every experiment (the flags of `reproduce`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOptions {
+    /// Seed; `None`: the experiment's default.
+    pub seed: Option<u64>,
+    /// Epochs; `None`: the tutorial's.
+    pub epochs: Option<usize>,
+    /// Training threads; `None`: RAYON_NUM_THREADS or all cores.
+    pub threads: Option<usize>,
+    /// Folder of the datasets.
+    pub data_dir: PathBuf,
+    /// Output folder (for `all`: the parent of the per-experiment folders); `None`: target/reproduce/.
+    pub out: Option<PathBuf>,
+    /// No per-epoch progress.
+    pub quiet: bool,
+    /// Train on the first N training samples only.
+    pub limit: Option<usize>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: None,
+            epochs: None,
+            threads: None,
+            data_dir: default_data_dir(),
+            out: None,
+            quiet: false,
+            limit: None,
+        }
+    }
+}
+
+impl RunOptions {
+    /// Options from the parsed flags.
+    pub fn from_args(args: &ReproduceArgs) -> Result<Self> {
+        Ok(RunOptions {
+            seed: args.seed,
+            epochs: args.epochs.map(|e| e as usize),
+            threads: args.threads.map(|t| t as usize),
+            data_dir: args.data_dir.clone().unwrap_or_else(default_data_dir),
+            out: args.out.clone(),
+            quiet: args.quiet,
+            limit: args.limit.map(|l| l as usize),
+        })
+    }
+
+    /// The folder an experiment writes into when run alone.
+    pub fn out_dir(&self, experiment: Experiment) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| default_reproduce_dir().join(experiment.name()))
+    }
+}
+
+/// Runs one experiment into `out_dir`: trains, prints the table, writes
+/// results.json, the model and the plots. Returns the report.
+pub fn reproduce_into(experiment: Experiment, opts: &RunOptions, out_dir: PathBuf) -> Result<Report> {
+    create_dir(&out_dir)?;
+    let start = Instant::now();
+    let tutorial_epochs = match experiment {
+        Experiment::Mnist => mnist::EPOCHS,
+        Experiment::Nielsen => nielsen::EPOCHS,
+        Experiment::Boston => boston::EPOCHS,
+        Experiment::Digits => digits::EPOCHS,
+        Experiment::Regression => regression::EPOCHS,
+        Experiment::Xor => xor::EPOCHS,
+        Experiment::MnistBest => mnist_best::EPOCHS,
+        Experiment::All => {
+            return Err(XtaskError::Failed("`all` is not a single experiment; use reproduce_all".into()));
+        }
+    };
+    let ctx = common::Ctx::new(opts, &out_dir, tutorial_epochs);
+    let run = || match experiment {
+        Experiment::Mnist => mnist::run(&ctx),
+        Experiment::Nielsen => nielsen::run(&ctx),
+        Experiment::Boston => boston::run(&ctx),
+        Experiment::Digits => digits::run(&ctx),
+        Experiment::Regression => regression::run(&ctx),
+        Experiment::Xor => xor::run(&ctx),
+        Experiment::MnistBest => mnist_best::run(&ctx),
+        Experiment::All => unreachable!("handled above"),
+    };
+    let mut report = run()?;
+    report.wall_seconds = start.elapsed().as_secs_f64();
+    report.write_json(&out_dir)?;
+    print!("{}", report.to_text(&out_dir));
+    Ok(report)
+}
+
+/// Runs one experiment into its default (or `--out`) folder.
+pub fn reproduce(experiment: Experiment, opts: &RunOptions) -> Result<Report> {
+    reproduce_into(experiment, opts, opts.out_dir(experiment))
+}
+
+/// Runs every experiment, each into `<base>/<name>/`, then writes
+/// `<base>/REPORT.md` (base: `--out` or target/reproduce/).
+pub fn reproduce_all(opts: &RunOptions) -> Result<Vec<Report>> {
+    let base = opts.out.clone().unwrap_or_else(default_reproduce_dir);
+    create_dir(&base)?;
+    let start = Instant::now();
+    let mut reports = Vec::new();
+    for e in Experiment::EACH {
+        reports.push(reproduce_into(e, opts, base.join(e.name()))?);
+    }
+    let total = start.elapsed().as_secs_f64();
+    let path = write_report_md(&base, &reports, &machine(), total)?;
+    println!("\nwrote {} ({} experiments, {total:.1} s)", path.display(), reports.len());
+    let misses: Vec<String> = reports
+        .iter()
+        .flat_map(|r| r.misses().into_iter().map(move |row| format!("{}: {}", r.experiment, row.metric)))
+        .collect();
+    if !misses.is_empty() {
+        println!("outside the band: {}", misses.join("; "));
+    }
+    Ok(reports)
+}

@@ -1,0 +1,55 @@
+//! `cargo xtask`: the project's command line, as a library so that the
+//! integration tests drive exactly the code the binary runs.
+//!
+//! - `cargo xtask reproduce <experiment>` retrains one of the tutorials'
+//!   networks with the tutorial's own update rule, prints per-epoch progress
+//!   and a table (metric · the tutorial's figure · ours · the band the
+//!   tutorial's own code reaches over seeds), and writes `results.json`,
+//!   `model.safetensors` and PNG plots into its output folder.
+//! - `cargo xtask reproduce all` runs every experiment and writes `REPORT.md`.
+//! - `cargo xtask gradcheck` compares analytic and finite-difference
+//!   gradients (f64) for every activation × loss.
+//!
+//! ```
+//! use clap::Parser;
+//! use xtask::{Cli, Command, Experiment};
+//! let cli = Cli::try_parse_from(["xtask", "reproduce", "boston", "--seed", "7", "--epochs", "3"]).unwrap();
+//! match cli.command {
+//!     Command::Reproduce(args) => {
+//!         assert_eq!(args.experiment, Experiment::Boston);
+//!         assert_eq!((args.seed, args.epochs), (Some(7), Some(3)));
+//!     }
+//!     _ => unreachable!(),
+//! }
+//! // an unknown experiment is clap's error (exit code 2), not a panic
+//! assert!(Cli::try_parse_from(["xtask", "reproduce", "cifar"]).is_err());
+//! ```
+
+pub mod cli;
+pub mod error;
+pub mod experiments;
+pub mod gradcheck;
+pub mod paths;
+pub mod plot;
+pub mod report;
+
+pub use cli::{Cli, Command, Experiment, GradcheckArgs, ReproduceArgs};
+pub use error::{Result, XtaskError};
+pub use experiments::{reproduce, reproduce_all, RunOptions};
+pub use report::{Band, Goal, Report, Row};
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Reproduce(args) => {
+            let opts = RunOptions::from_args(&args)?;
+            if args.experiment == Experiment::All {
+                reproduce_all(&opts)?;
+            } else {
+                reproduce(args.experiment, &opts)?;
+            }
+            Ok(())
+        }
+        Command::Gradcheck(args) => gradcheck::run(&args),
+    }
+}
