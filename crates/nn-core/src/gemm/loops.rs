@@ -25,8 +25,12 @@ use crate::matrix::MatMut;
 
 /// Splits `len` into blocks of at most `max` (rounded up to a multiple of
 /// `unit`, keeping `max` itself a multiple of `unit`), of nearly equal size.
+#[inline]
 fn block_size(len: usize, max: usize, unit: usize) -> usize {
-    let blocks = len.div_ceil(max).max(1);
+    if len <= max {
+        return len.next_multiple_of(unit);
+    }
+    let blocks = len.div_ceil(max);
     len.div_ceil(blocks).div_ceil(unit) * unit
 }
 

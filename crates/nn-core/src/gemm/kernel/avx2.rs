@@ -74,6 +74,9 @@ trait Lanes: Copy {
     /// Broadcasts `*p` to every lane.
     unsafe fn broadcast(p: *const Self::T) -> Self;
     unsafe fn load(p: *const Self::T) -> Self;
+    /// Loads the first `n ≤ LANES` values at `p` (only those are read) and
+    /// zeros the other lanes.
+    unsafe fn load_first(p: *const Self::T, n: usize) -> Self;
     unsafe fn store(self, p: *mut Self::T);
     /// self · b + c, fused.
     unsafe fn fmadd(self, b: Self, c: Self) -> Self;
@@ -84,10 +87,14 @@ trait Lanes: Copy {
     unsafe fn transpose(src: *const Self::T, rs: usize, dst: *mut Self::T, ds: usize);
 }
 
+/// Eight `f32` lanes; `repr(transparent)`, so in memory it is the 8 values in order.
 #[derive(Clone, Copy)]
+#[repr(transparent)]
 struct F32x8(__m256);
 
+/// Four `f64` lanes; `repr(transparent)`, so in memory it is the 4 values in order.
 #[derive(Clone, Copy)]
+#[repr(transparent)]
 struct F64x4(__m256d);
 
 // SAFETY (for both impls below): each method is one AVX/FMA intrinsic. Callers run
@@ -96,7 +103,7 @@ struct F64x4(__m256d);
 // `LANES` readable (load) or writable (store) elements, or one readable
 // element (broadcast); unaligned addresses are allowed.
 macro_rules! lanes {
-    ($v:ident, $t:ty, $lanes:expr, $zero:ident, $set1:ident, $bcast:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $add:ident, $tr:ident) => {
+    ($v:ident, $t:ty, $lanes:expr, $zero:ident, $set1:ident, $bcast:ident, $load:ident, $store:ident, $fma:ident, $mul:ident, $add:ident, $tr:ident, $first:ident) => {
         impl Lanes for $v {
             type T = $t;
             const LANES: usize = $lanes;
@@ -136,6 +143,10 @@ macro_rules! lanes {
             unsafe fn transpose(src: *const $t, rs: usize, dst: *mut $t, ds: usize) {
                 $v::$tr(src, rs, dst, ds)
             }
+            #[inline(always)]
+            unsafe fn load_first(p: *const $t, n: usize) -> Self {
+                $v::$first(p, n)
+            }
         }
     };
 }
@@ -152,7 +163,8 @@ lanes!(
     _mm256_fmadd_ps,
     _mm256_mul_ps,
     _mm256_add_ps,
-    transpose8
+    transpose8,
+    load_first8
 );
 lanes!(
     F64x4,
@@ -166,13 +178,23 @@ lanes!(
     _mm256_fmadd_pd,
     _mm256_mul_pd,
     _mm256_add_pd,
-    transpose4
+    transpose4,
+    load_first4
 );
 
-// SAFETY (both): as for the other `Lanes` methods; `src` has LANES rows of
-// LANES readable values `rs` apart and `dst` LANES runs of LANES writable
-// values `ds` apart.
+// SAFETY (both): as for the other `Lanes` methods; for the transposes `src`
+// has LANES rows of LANES readable values `rs` apart and `dst` LANES runs of
+// LANES writable values `ds` apart; for the masked loads the first n values
+// at `p` are readable (the others are not touched).
 impl F32x8 {
+    /// Masked load of the first n lanes (masked-out lanes are not accessed).
+    #[inline(always)]
+    unsafe fn load_first8(p: *const f32, n: usize) -> Self {
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lane);
+        F32x8(_mm256_maskload_ps(p, mask))
+    }
+
     /// The 8 × 8 transpose: unpack pairs, shuffle quadruples, swap 128-bit halves.
     #[inline(always)]
     unsafe fn transpose8(src: *const f32, rs: usize, dst: *mut f32, ds: usize) {
@@ -213,6 +235,14 @@ impl F32x8 {
 }
 
 impl F64x4 {
+    /// Masked load of the first n lanes (masked-out lanes are not accessed).
+    #[inline(always)]
+    unsafe fn load_first4(p: *const f64, n: usize) -> Self {
+        let lane = _mm256_setr_epi64x(0, 1, 2, 3);
+        let mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), lane);
+        F64x4(_mm256_maskload_pd(p, mask))
+    }
+
     /// The 4 × 4 transpose: unpack pairs, then swap 128-bit halves.
     #[inline(always)]
     unsafe fn transpose4(src: *const f64, rs: usize, dst: *mut f64, ds: usize) {
@@ -261,6 +291,14 @@ macro_rules! avx2_kernel {
                     // SAFETY: the token proves AVX2; the asserts are the bounds
                     // `pack_transposed` needs.
                     unsafe { pack_transposed::<$lanes, NR>(dst, x, j0, nc, p0, kc) }
+                } else if b.cs() == 1 {
+                    // op(B) = B: each packed row is a copy of a row of B.
+                    let x = b.t();
+                    assert!(j0 + nc <= x.rows() && p0 + kc <= x.cols(), "packing block outside its operand");
+                    assert!(dst.len() >= packed_len(nc, kc, NR), "packing buffer too short");
+                    // SAFETY: the token proves AVX2; the asserts are the bounds
+                    // `pack_copied` needs.
+                    unsafe { pack_copied::<$lanes, NR>(dst, x, j0, nc, p0, kc) }
                 } else {
                     // SAFETY: the token proves AVX2.
                     unsafe { pack_panels_avx2::<$t, NR>(dst, b.t(), j0, nc, p0, kc) }
@@ -431,17 +469,11 @@ unsafe fn tile<V: Lanes, const M: usize, const ROWS: bool, const NV: usize>(t: T
     }
     let pb = t.b;
     if ROWS {
+        // Not unrolled: unrolled, LLVM hoists the broadcasts of later steps
+        // and runs out of registers.
         let rows: [*const V::T; M] = std::array::from_fn(|i| t.a.wrapping_add(i * t.rsa));
-        let mut p = 0;
-        while p + UNROLL <= t.kc {
-            for u in 0..UNROLL {
-                step!(i => rows[i].add(p + u), pb.add((p + u) * t.rsb));
-            }
-            p += UNROLL;
-        }
-        while p < t.kc {
+        for p in 0..t.kc {
             step!(i => rows[i].add(p), pb.add(p * t.rsb));
-            p += 1;
         }
     } else {
         // wrapping_add: `pa` steps once past the last depth read, which may
@@ -484,16 +516,21 @@ unsafe fn tile<V: Lanes, const M: usize, const ROWS: bool, const NV: usize>(t: T
             _ => store_all!(x, p => V::load(p).fmadd(vbeta, x.mul(valpha))),
         }
     } else {
-        // Partial tile: spill the accumulators (room for 6 × 16 f32 or 6 × 8 f64).
-        let mut buf = [V::T::ZERO; MR * 16];
+        // Partial tile: spill the accumulators to a stack buffer of M rows of
+        // NV vectors (each `repr(transparent)` over LANES values, so the
+        // buffer reads as M × NV·LANES values once every vector is stored),
+        // then copy the valid part into C.
         let nr = NV * l;
+        let mut spill = std::mem::MaybeUninit::<[[V; NV]; M]>::uninit();
+        let base = spill.as_mut_ptr() as *mut V::T;
         for (i, row) in acc.iter().enumerate() {
             for (v, &x) in row.iter().enumerate() {
-                x.store(buf.as_mut_ptr().add(i * nr + v * l));
+                x.store(base.add(i * nr + v * l));
             }
         }
+        let buf = std::slice::from_raw_parts(base as *const V::T, M * nr);
         let c = std::slice::from_raw_parts_mut(t.c, (M - 1) * t.rsc + t.cols);
-        store_tile(&buf, nr, t.alpha, t.beta, c, t.rsc, M, t.cols);
+        store_tile(buf, nr, t.alpha, t.beta, c, t.rsc, M, t.cols);
     }
 }
 
@@ -552,5 +589,41 @@ unsafe fn pack_transposed<V: Lanes, const R: usize>(
     }
     if full * R < rows {
         pack_panels::<V::T, R>(&mut dst[full * R * cols..], x, r0 + full * R, rows - full * R, c0, cols);
+    }
+}
+
+/// [`pack_panels`] for an `x` with contiguous columns (`rs = 1`), `R = 2·LANES`:
+/// each packed column is two vector copies; in a last partial panel, masked
+/// loads read only the rows inside the block and zero the rest.
+///
+/// # Safety
+/// The CPU supports AVX2; the block (rows r0..r0+rows, cols c0..c0+cols) lies
+/// inside `x`, `x.rs() == 1`, and `dst` holds `packed_len(rows, cols, R)`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn pack_copied<V: Lanes, const R: usize>(
+    dst: &mut [V::T],
+    x: Operand<'_, V::T>,
+    r0: usize,
+    rows: usize,
+    c0: usize,
+    cols: usize,
+) {
+    let l = V::LANES;
+    debug_assert!(x.rs() == 1 && R == 2 * l);
+    for q in 0..rows.div_ceil(R) {
+        let pr = R.min(rows - q * R);
+        let panel = dst[q * R * cols..(q + 1) * R * cols].as_mut_ptr();
+        // Column c0 + c of x holds rows r0 + q·R .. + pr contiguously.
+        let src = x.data().as_ptr().add(r0 + q * R + c0 * x.cs());
+        for c in 0..cols {
+            let (from, to) = (src.add(c * x.cs()), panel.add(c * R));
+            if pr == R {
+                V::load(from).store(to);
+                V::load(from.add(l)).store(to.add(l));
+            } else {
+                V::load_first(from, pr.min(l)).store(to);
+                V::load_first(from.wrapping_add(l), pr.saturating_sub(l)).store(to.add(l));
+            }
+        }
     }
 }
