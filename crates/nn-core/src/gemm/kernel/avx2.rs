@@ -3,14 +3,21 @@
 //! A tile is 6 rows × 2 vectors: twelve 256-bit accumulators, two vectors of
 //! B̃ and one broadcast of Ã, 15 of the 16 `ymm` registers. Each depth step
 //! loads one row of the B̃ micro-panel (2 vectors), broadcasts 6 values of Ã
-//! and issues 12 FMAs. Edge tiles with fewer rows use a kernel instantiated
-//! for exactly that many rows (no wasted FMAs when m = 16 = 6 + 6 + 4); edge
-//! tiles with fewer columns compute on the zero-padded panel into a stack
-//! buffer and copy the valid part into C.
+//! and issues 12 FMAs; the C tile is prefetched before the depth loop and
+//! updated once after it. Edge tiles with fewer rows use a kernel
+//! instantiated for exactly that many rows (no wasted FMAs when
+//! m = 16 = 6 + 6 + 4); edge tiles with fewer columns use one vector when
+//! that is enough, compute on the zero-padded panel, and go through a stack
+//! buffer from which the valid part is copied into C.
 //!
-//! Ã is read through strides, so a kernel reads packed panels and, for
-//! problems where packing A would not pay off (few B̃ panels to reuse it
-//! over), op(A) in place.
+//! Ã and B̃ are read through strides, so the kernel reads packed panels and,
+//! where packing would cost more than it saves, the operands in place:
+//! op(A) when there are few B̃ panels to reuse a packed Ã over (small n),
+//! the full panels of a row-major op(B) when there are few row tiles to reuse
+//! a packed B̃ over (small m). Packing itself is vectorised: rows of a
+//! row-major op(B) are copied (masked loads for the last, narrower panel),
+//! and op(B) = Bᵀ is transposed in 8 × 8 (`f32`) or 4 × 4 (`f64`) register
+//! blocks.
 //!
 //! The kernels exist only behind an [`Avx2`] value, which needs an
 //! [`Avx2Token`]: only [`Avx2Token::detect`] creates one, after checking
@@ -355,8 +362,8 @@ avx2_kernel!(f64, F64x4, mc: 72, kc: 256, nc: 2048);
 /// # Safety
 /// The CPU supports AVX2 and FMA; `mc, nc, kc > 0`; `a` covers elements
 /// (i, p) for i < mc, p < kc and has `rs = 1` or `cs = 1`; `b` covers the
-/// full NR-wide rows of its panels for columns < nc, depths < kc; the C block (`(mc − 1)·rsc + nc`
-/// elements) fits in `c`.
+/// full NR-wide rows of its panels for columns < nc, depths < kc; the C
+/// block (`(mc − 1)·rsc + nc` elements) fits in `c`.
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn macro_avx2<V: Lanes>(
