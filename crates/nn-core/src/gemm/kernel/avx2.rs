@@ -449,8 +449,9 @@ const UNROLL: usize = 4;
 #[inline(always)]
 unsafe fn tile<V: Lanes, const M: usize, const ROWS: bool, const NV: usize>(t: Tile<V::T>) {
     let l = V::LANES;
-    // Ask for the C tile now; it is needed after the depth loop.
-    for i in 0..M {
+    // Ask for the C tile now; it is needed after the depth loop (if that is
+    // long enough for the prefetch to arrive early).
+    for i in 0..if t.kc >= 32 { M } else { 0 } {
         let row = t.c.wrapping_add(i * t.rsc) as *const i8;
         _mm_prefetch::<_MM_HINT_T0>(row);
         _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NV * l * std::mem::size_of::<V::T>() - 1));
