@@ -1,0 +1,257 @@
+//! Checkpoints in the [safetensors](https://huggingface.co/docs/safetensors)
+//! format, readable from Python with `safetensors.numpy.load_file`.
+//!
+//! Layer i (from 0) is stored as two row-major tensors,
+//! `layers.{i}.weight` (mⁱ × mⁱ⁺¹, so that U = H W + b) and
+//! `layers.{i}.bias` (1 × mⁱ⁺¹), of dtype F32 or F64 as the network's
+//! scalar. The header metadata holds the architecture:
+//!
+//! | key | example |
+//! |---|---|
+//! | `format` | `backprop-rs` |
+//! | `architecture` | `784,64,10` (widths m⁰, …, mᴸ) |
+//! | `activations` | `relu,softmax` (one [`Activation::name`] per layer) |
+//!
+//! Saving writes a temporary file and renames it. Loading checks the
+//! header, the metadata, every tensor's presence, dtype and shape (listing
+//! every mismatch) and that every weight is finite; a truncated or
+//! corrupted file is an error that says so, never a panic. F32 and F64 files
+//! load into either scalar type (F64 → f32 rounds to nearest).
+//!
+//! ```
+//! use nn_core::{Activation, Matrix, NetworkBuilder};
+//! use nn_train::{load_safetensors, save_safetensors};
+//! use rand::SeedableRng;
+//! let net = NetworkBuilder::new(3)
+//!     .dense(4, Activation::Relu)
+//!     .dense(2, Activation::Softmax)
+//!     .build::<f32, _>(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+//! let path = std::env::temp_dir().join(format!("nn-train-doc-{}.safetensors", std::process::id()));
+//! save_safetensors(&net, &path).unwrap();
+//! let back = load_safetensors::<f32>(&path).unwrap();
+//! assert_eq!(back, net);
+//! let x = Matrix::from_fn(5, 3, |i, j| (i + j) as f32);
+//! assert_eq!(back.predict(x.view()).unwrap(), net.predict(x.view()).unwrap());
+//! # std::fs::remove_file(&path).unwrap();
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use nn_core::{Activation, Dense, Float, Matrix, Network};
+use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
+
+use crate::atomic::write_atomic;
+use crate::error::CheckpointError;
+
+/// The `format` value written into the metadata.
+pub const FORMAT: &str = "backprop-rs";
+
+/// The name of layer `i`'s weight tensor.
+pub fn weight_name(i: usize) -> String {
+    format!("layers.{i}.weight")
+}
+
+/// The name of layer `i`'s bias tensor.
+pub fn bias_name(i: usize) -> String {
+    format!("layers.{i}.bias")
+}
+
+fn dtype_of<T: Float>() -> Dtype {
+    if T::NAME == "f64" {
+        Dtype::F64
+    } else {
+        Dtype::F32
+    }
+}
+
+fn le_bytes<T: Float>(m: &Matrix<T>) -> Vec<u8> {
+    match dtype_of::<T>() {
+        Dtype::F64 => m.as_slice().iter().flat_map(|v| v.to_f64().to_le_bytes()).collect(),
+        _ => m.as_slice().iter().flat_map(|v| (v.to_f64() as f32).to_le_bytes()).collect(),
+    }
+}
+
+/// The safetensors bytes of `net` (see the module docs for the layout).
+pub fn to_safetensors_bytes<T: Float>(net: &Network<T>) -> Vec<u8> {
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (i, layer) in net.layers().iter().enumerate() {
+        tensors.push((weight_name(i), vec![layer.inputs(), layer.outputs()], le_bytes(&layer.weights)));
+        tensors.push((bias_name(i), vec![1, layer.outputs()], le_bytes(&layer.bias)));
+    }
+    let views = tensors.iter().map(|(name, shape, bytes)| {
+        let view = TensorView::new(dtype_of::<T>(), shape.clone(), bytes)
+            .expect("byte length is rows × cols × dtype size by construction");
+        (name.as_str(), view)
+    });
+    let widths: Vec<String> = net.widths().iter().map(usize::to_string).collect();
+    let activations: Vec<String> = net.layers().iter().map(|l| l.activation.name()).collect();
+    let metadata = HashMap::from([
+        ("format".to_string(), FORMAT.to_string()),
+        ("architecture".to_string(), widths.join(",")),
+        ("activations".to_string(), activations.join(",")),
+    ]);
+    safetensors::tensor::serialize(views, &Some(metadata))
+        .expect("serialising in-memory tensors of consistent shapes cannot fail")
+}
+
+/// Saves `net` to `path` in the safetensors format, through a temporary file
+/// and a rename, so a crash never leaves a half-written checkpoint.
+pub fn save_safetensors<T: Float>(net: &Network<T>, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+    let path = path.as_ref();
+    write_atomic(path, &to_safetensors_bytes(net)).map_err(|source| CheckpointError::Io { path: path.into(), source })
+}
+
+/// Loads a network saved by [`save_safetensors`] (or any safetensors file
+/// with the same tensor names and metadata).
+pub fn load_safetensors<T: Float>(path: impl AsRef<Path>) -> Result<Network<T>, CheckpointError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.into(), source })?;
+    from_safetensors_bytes(&bytes, path)
+}
+
+/// Loads the weights of the file at `path` into `net`, which must have the
+/// same architecture (widths and activations); every difference is listed.
+pub fn load_safetensors_into<T: Float>(net: &mut Network<T>, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+    let path = path.as_ref();
+    let loaded = load_safetensors::<T>(path)?;
+    let (want, found) = (net.widths(), loaded.widths());
+    let mut problems = Vec::new();
+    if want != found {
+        problems.push(format!("the network has widths {} but the file {}", join(&want), join(&found)));
+    }
+    for (i, (a, b)) in net.layers().iter().zip(loaded.layers()).enumerate() {
+        if a.activation != b.activation {
+            problems.push(format!(
+                "layer {i}: the network uses {} but the file {}",
+                a.activation.name(),
+                b.activation.name()
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(CheckpointError::Mismatch { path: path.into(), problems });
+    }
+    for (dst, src) in net.layers_mut().iter_mut().zip(loaded.layers()) {
+        dst.weights.as_mut_slice().copy_from_slice(src.weights.as_slice());
+        dst.bias.as_mut_slice().copy_from_slice(src.bias.as_slice());
+    }
+    Ok(())
+}
+
+fn join(w: &[usize]) -> String {
+    w.iter().map(usize::to_string).collect::<Vec<_>>().join("-")
+}
+
+/// Why safetensors refused the bytes, in words.
+fn explain(e: &SafeTensorError, len: usize) -> String {
+    match e {
+        SafeTensorError::HeaderTooSmall => {
+            format!("the file has {len} bytes, fewer than the 8-byte header length (truncated?)")
+        }
+        SafeTensorError::InvalidHeaderLength => {
+            format!("the header length field points past the end of the {len}-byte file (truncated or corrupted)")
+        }
+        SafeTensorError::HeaderTooLarge => {
+            "the header length field is implausibly large (corrupted, or not a safetensors file)".into()
+        }
+        SafeTensorError::InvalidHeader | SafeTensorError::InvalidHeaderStart => {
+            "the header is not UTF-8 text (corrupted)".into()
+        }
+        SafeTensorError::InvalidHeaderDeserialization => "the header is not valid safetensors JSON (corrupted)".into(),
+        SafeTensorError::MetadataIncompleteBuffer => format!(
+            "the tensor data declared in the header does not match the {len}-byte file (truncated, or trailing bytes)"
+        ),
+        SafeTensorError::InvalidOffset(name) => format!("tensor {name} has inconsistent data offsets (corrupted)"),
+        SafeTensorError::TensorInvalidInfo => {
+            "a tensor's byte length does not match its shape and dtype (corrupted)".into()
+        }
+        SafeTensorError::ValidationOverflow => "a tensor's shape overflows (corrupted)".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Decodes safetensors `bytes` (named `origin` in errors) into a network.
+pub fn from_safetensors_bytes<T: Float>(bytes: &[u8], origin: &Path) -> Result<Network<T>, CheckpointError> {
+    let format_err = |reason: String| CheckpointError::Format { path: origin.into(), reason };
+    let meta_err = |reason: String| CheckpointError::Metadata { path: origin.into(), reason };
+    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| format_err(explain(&e, bytes.len())))?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| format_err(explain(&e, bytes.len())))?;
+    let info = metadata.metadata().as_ref().ok_or_else(|| meta_err("no __metadata__ with the architecture".into()))?;
+    let get = |key: &str| info.get(key).ok_or_else(|| meta_err(format!("no `{key}` entry")));
+    let architecture = get("architecture")?;
+    let widths = architecture
+        .split(',')
+        .map(|w| w.trim().parse::<usize>().ok().filter(|&w| w > 0))
+        .collect::<Option<Vec<usize>>>()
+        .filter(|w| w.len() >= 2)
+        .ok_or_else(|| {
+            meta_err(format!("architecture `{architecture}` is not a list of at least two positive widths"))
+        })?;
+    let activations = get("activations")?
+        .split(',')
+        .map(|name| Activation::from_name(name.trim()).ok_or_else(|| meta_err(format!("unknown activation `{name}`"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if activations.len() != widths.len() - 1 {
+        return Err(meta_err(format!(
+            "{} activations for the {} layers of architecture {architecture}",
+            activations.len(),
+            widths.len() - 1
+        )));
+    }
+    let mut problems = Vec::new();
+    let mut read = |name: String, rows: usize, cols: usize| -> Option<Matrix<T>> {
+        let Ok(view) = tensors.tensor(&name) else {
+            problems.push(format!("{name}: missing"));
+            return None;
+        };
+        let shape = view.shape().to_vec();
+        let fits = shape == [rows, cols] || (rows == 1 && shape == [cols]);
+        if !fits {
+            let found = shape.iter().map(usize::to_string).collect::<Vec<_>>().join("×");
+            problems.push(format!("{name}: expected shape {rows}×{cols}, found {found}"));
+            return None;
+        }
+        let values: Vec<T> = match view.dtype() {
+            Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|c| T::from_f64(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+                .collect(),
+            Dtype::F64 => view
+                .data()
+                .chunks_exact(8)
+                .map(|c| T::from_f64(f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])))
+                .collect(),
+            other => {
+                problems.push(format!("{name}: dtype {other:?}, expected F32 or F64"));
+                return None;
+            }
+        };
+        Matrix::from_vec(rows, cols, values).ok()
+    };
+    let mut layers = Vec::with_capacity(activations.len());
+    for (i, act) in activations.iter().enumerate() {
+        let w = read(weight_name(i), widths[i], widths[i + 1]);
+        let b = read(bias_name(i), 1, widths[i + 1]);
+        if let (Some(w), Some(b)) = (w, b) {
+            layers.push(Dense { weights: w, bias: b, activation: *act });
+        }
+    }
+    let expected: Vec<String> = (0..activations.len()).flat_map(|i| [weight_name(i), bias_name(i)]).collect();
+    let mut extra: Vec<&String> = tensors.names().into_iter().filter(|n| !expected.contains(n)).collect();
+    extra.sort();
+    problems.extend(extra.into_iter().map(|n| format!("{n}: not part of a {architecture} network")));
+    if !problems.is_empty() {
+        return Err(CheckpointError::Mismatch { path: origin.into(), problems });
+    }
+    for (i, layer) in layers.iter().enumerate() {
+        for (name, m) in [(weight_name(i), &layer.weights), (bias_name(i), &layer.bias)] {
+            if let Some(k) = m.as_slice().iter().position(|v| !v.is_finite()) {
+                let value = m.as_slice()[k].to_f64();
+                return Err(CheckpointError::NonFinite { path: origin.into(), tensor: name, index: k, value });
+            }
+        }
+    }
+    Network::new(layers).map_err(|e| meta_err(e.to_string()))
+}

@@ -1,0 +1,367 @@
+//! The data-parallel gradient of a mini-batch: shards, per-shard state and
+//! the fixed-order reduction.
+//!
+//! A batch of n rows is cut into ⌈n / s⌉ shards of s rows (the last one
+//! shorter), where s is the configured shard size: the cut depends on n and
+//! s only, never on the number of threads. Shard i gathers its rows into its
+//! own buffers and computes its gradient with [`shard_gradients`] into its
+//! own [`Workspace`] and [`Gradients`], all allocated once, for the largest
+//! batch. The shard gradients are then summed by a pairwise tree over shard
+//! index,
+//!
+//! ```text
+//! step 1:  g₀ += g₁,  g₂ += g₃,  g₄ += g₅, …
+//! step 2:  g₀ += g₂,  g₄ += g₆, …
+//! step 4:  g₀ += g₄, …
+//! ```
+//!
+//! so every element of ∇E = Σᵢ gᵢ is added in the same order whichever
+//! thread computed which shard: the result is bit-identical for any number
+//! of threads. (Each shard divides by the whole batch size, so the sum needs
+//! no rescaling.) Adds within a tree level, and the element ranges of large
+//! tensors, run in parallel.
+//!
+//! ```
+//! use nn_core::{Activation, Gradients, Init, Loss, Matrix, NetworkBuilder, Reduction, Workspace};
+//! use nn_train::{shard_gradients, DataParallel};
+//! use rand::SeedableRng;
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+//! let net = NetworkBuilder::new(3).dense(4, Activation::Tanh).dense(2, Activation::Identity).build::<f64, _>(&mut rng);
+//! let x = Matrix::from_fn(6, 3, |i, j| (i * 3 + j) as f64 / 10.0);
+//! let t = Matrix::from_fn(6, 2, |i, j| (i + j) as f64 / 5.0);
+//! let loss = Loss::Mse(Reduction::Mean);
+//! // the whole batch at once …
+//! let (mut ws, mut whole) = (Workspace::new(&net, 6), Gradients::zeros_like(&net));
+//! let e = shard_gradients(&net, x.view(), t.view(), &loss, 6, &mut ws, &mut whole).unwrap();
+//! // … and in shards of 4 and 2 rows
+//! let mut dp = DataParallel::new(&net, 6, 4, false).unwrap();
+//! let e_sharded = dp.compute(&net, x.view(), t.view(), &loss).unwrap();
+//! assert!((e - e_sharded).abs() < 1e-15);
+//! let diff = whole.layers[0].weights.as_slice().iter().zip(dp.gradients().layers[0].weights.as_slice());
+//! assert!(diff.map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) < 1e-15);
+//! ```
+
+use std::ops::Range;
+
+use nn_core::{Float, Gradients, MatRef, Matrix, Network, ShapeError, Workspace};
+use rayon::prelude::*;
+
+use crate::error::TrainError;
+use crate::step::{batch_total, shard_gradients, Objective};
+
+/// How many rows a shard takes when no shard size is configured: a function
+/// of the batch size B alone (never of the thread count). Shards of at most
+/// 32 rows, and at least ⌊B / 8⌋ shards up to 4, so that small batches still
+/// split (B = 16 → 2 × 8, B = 64 → 4 × 16, B = 256 → 8 × 32, B ≤ 15 → 1 × B).
+///
+/// ```
+/// use nn_train::parallel::auto_shard_size;
+/// assert_eq!([1, 10, 16, 64, 100, 256].map(auto_shard_size), [1, 10, 8, 16, 25, 32]);
+/// ```
+pub fn auto_shard_size(batch_size: usize) -> usize {
+    let b = batch_size.max(1);
+    let shards = b.div_ceil(32).max((b / 8).min(4)).max(1);
+    b.div_ceil(shards)
+}
+
+/// The cut of a batch into shards of `shard_size` rows (the last one shorter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShardPlan {
+    shard_size: usize,
+}
+
+impl ShardPlan {
+    /// Shards of `shard_size` rows; errors if it is 0.
+    pub fn new(shard_size: usize) -> Result<Self, TrainError> {
+        if shard_size == 0 {
+            return Err(TrainError::Config("shard size must be at least 1 row".into()));
+        }
+        Ok(ShardPlan { shard_size })
+    }
+
+    /// Rows per shard.
+    pub fn shard_size(&self) -> usize {
+        self.shard_size
+    }
+
+    /// Number of shards of a batch of `rows` rows: ⌈rows / s⌉.
+    pub fn count(&self, rows: usize) -> usize {
+        rows.div_ceil(self.shard_size)
+    }
+
+    /// The rows of shard `i` of a batch of `rows` rows.
+    ///
+    /// ```
+    /// let plan = nn_train::ShardPlan::new(4).unwrap();
+    /// let cut: Vec<_> = (0..plan.count(10)).map(|i| plan.range(10, i)).collect();
+    /// assert_eq!(cut, vec![0..4, 4..8, 8..10]);
+    /// ```
+    pub fn range(&self, rows: usize, i: usize) -> Range<usize> {
+        let start = (i * self.shard_size).min(rows);
+        start..(start + self.shard_size).min(rows)
+    }
+}
+
+/// One shard's buffers, padded to its own cache lines so that threads
+/// writing neighbouring shards never share one.
+#[repr(align(128))]
+struct Shard<T> {
+    x: Matrix<T>,
+    t: Matrix<T>,
+    ws: Workspace<T>,
+    grads: Gradients<T>,
+    loss: T,
+}
+
+/// Per-shard state for the data-parallel gradient of mini-batches of up to
+/// `batch_size` rows, allocated once. See the module docs.
+pub struct DataParallel<T> {
+    plan: ShardPlan,
+    shards: Vec<Shard<T>>,
+    parallel: bool,
+}
+
+/// Element-wise `a += b` over slices of this many elements per parallel task.
+const ADD_CHUNK: usize = 8192;
+
+impl<T: Float> DataParallel<T> {
+    /// State for `net`, batches of up to `batch_size` rows and shards of
+    /// `shard_size` rows. With `parallel`, shards run on the current rayon
+    /// pool (call inside [`rayon::ThreadPool::install`] to choose it);
+    /// without, one after the other on the calling thread. Both give the
+    /// same bits.
+    pub fn new(net: &Network<T>, batch_size: usize, shard_size: usize, parallel: bool) -> Result<Self, TrainError> {
+        let plan = ShardPlan::new(shard_size)?;
+        if batch_size == 0 {
+            return Err(TrainError::Config("batch size must be at least 1 row".into()));
+        }
+        let rows = shard_size.min(batch_size);
+        let shards = (0..plan.count(batch_size))
+            .map(|_| Shard {
+                x: Matrix::zeros(rows, net.inputs()),
+                t: Matrix::zeros(rows, net.outputs()),
+                ws: Workspace::new(net, rows),
+                grads: Gradients::zeros_like(net),
+                loss: T::ZERO,
+            })
+            .collect();
+        Ok(DataParallel { plan, shards, parallel })
+    }
+
+    /// The shard plan.
+    pub fn plan(&self) -> ShardPlan {
+        self.plan
+    }
+
+    /// ∇E of the last batch computed (the reduced sum of its shard gradients).
+    pub fn gradients(&self) -> &Gradients<T> {
+        &self.shards[0].grads
+    }
+
+    fn check_batch(&self, rows: usize) -> Result<usize, ShapeError> {
+        let k = self.plan.count(rows);
+        if rows == 0 || k > self.shards.len() {
+            return Err(ShapeError::new(
+                "DataParallel batch",
+                format!("1 to {} rows", self.shards.len() * self.plan.shard_size),
+                format!("{rows} rows"),
+            ));
+        }
+        Ok(k)
+    }
+
+    /// ∇E and E of the batch made of rows `indices` of `x` and `t`: each
+    /// shard gathers its rows into its own buffers, so the data stays where
+    /// it is. Returns E; ∇E is then in [`DataParallel::gradients`].
+    pub fn gather_and_compute<O: Objective<T> + ?Sized>(
+        &mut self,
+        net: &Network<T>,
+        x: &Matrix<T>,
+        t: &Matrix<T>,
+        indices: &[usize],
+        objective: &O,
+    ) -> Result<T, ShapeError> {
+        let n = indices.len();
+        let k = self.check_batch(n)?;
+        if x.rows() != t.rows() {
+            return Err(ShapeError::new(
+                "DataParallel targets",
+                format!("one target row per input row ({})", x.rows()),
+                format!("{} target rows", t.rows()),
+            ));
+        }
+        if let Some((at, &bad)) = indices.iter().enumerate().find(|&(_, &i)| i >= x.rows()) {
+            return Err(ShapeError::new(
+                "DataParallel batch indices",
+                format!("row indices below {}", x.rows()),
+                format!("index {bad} at position {at}"),
+            ));
+        }
+        let plan = self.plan;
+        self.run(k, |i, s| {
+            let rows = &indices[plan.range(n, i)];
+            s.x.gather_rows_from(x, rows);
+            s.t.gather_rows_from(t, rows);
+            s.loss = shard_gradients(net, s.x.view(), s.t.view(), objective, n, &mut s.ws, &mut s.grads)?;
+            Ok(())
+        })
+    }
+
+    /// ∇E and E of the batch `x`, `t` (its shards are row ranges, read in
+    /// place). Returns E; ∇E is then in [`DataParallel::gradients`].
+    pub fn compute<O: Objective<T> + ?Sized>(
+        &mut self,
+        net: &Network<T>,
+        x: MatRef<'_, T>,
+        t: MatRef<'_, T>,
+        objective: &O,
+    ) -> Result<T, ShapeError> {
+        let n = x.rows();
+        let k = self.check_batch(n)?;
+        if t.rows() != n {
+            return Err(ShapeError::new(
+                "DataParallel targets",
+                format!("one target row per input row ({n})"),
+                format!("{} target rows", t.rows()),
+            ));
+        }
+        let plan = self.plan;
+        self.run(k, |i, s| {
+            let r = plan.range(n, i);
+            let (xs, ts) = (x.rows_range(r.start, r.end), t.rows_range(r.start, r.end));
+            s.loss = shard_gradients(net, xs, ts, objective, n, &mut s.ws, &mut s.grads)?;
+            Ok(())
+        })
+    }
+
+    /// Runs `shard(i, state)` for the first `k` shards, reduces their
+    /// gradients into shard 0 and returns Σᵢ Eᵢ (summed in shard order).
+    fn run<F>(&mut self, k: usize, shard: F) -> Result<T, ShapeError>
+    where
+        F: Fn(usize, &mut Shard<T>) -> Result<(), ShapeError> + Sync,
+    {
+        let shards = &mut self.shards[..k];
+        if self.parallel && k > 1 {
+            shards.par_iter_mut().enumerate().try_for_each(|(i, s)| shard(i, s))?;
+        } else {
+            shards.iter_mut().enumerate().try_for_each(|(i, s)| shard(i, s))?;
+        }
+        reduce(shards, self.parallel);
+        Ok(shards.iter().fold(T::ZERO, |e, s| e + s.loss))
+    }
+}
+
+/// The pairwise tree of the module docs: afterwards shard 0 holds Σᵢ gᵢ.
+fn reduce<T: Float>(shards: &mut [Shard<T>], parallel: bool) {
+    let mut step = 1;
+    while step < shards.len() {
+        let pair = |group: &mut [Shard<T>]| {
+            if group.len() > step {
+                let (a, b) = group.split_at_mut(step);
+                add_gradients(&mut a[0].grads, &b[0].grads, parallel);
+            }
+        };
+        if parallel {
+            shards.par_chunks_mut(2 * step).for_each(pair);
+        } else {
+            shards.chunks_mut(2 * step).for_each(pair);
+        }
+        step *= 2;
+    }
+}
+
+/// a += b, tensor by tensor; large tensors are split into element ranges that
+/// run in parallel (each element is still one addition, so the bits do not change).
+fn add_gradients<T: Float>(a: &mut Gradients<T>, b: &Gradients<T>, parallel: bool) {
+    for (ga, gb) in a.layers.iter_mut().zip(&b.layers) {
+        for (sa, sb) in
+            [(ga.weights.as_mut_slice(), gb.weights.as_slice()), (ga.bias.as_mut_slice(), gb.bias.as_slice())]
+        {
+            if parallel && sa.len() >= 2 * ADD_CHUNK {
+                sa.par_chunks_mut(ADD_CHUNK).zip(sb.par_chunks(ADD_CHUNK)).for_each(|(x, y)| add_slice(x, y));
+            } else {
+                add_slice(sa, sb);
+            }
+        }
+    }
+}
+
+#[inline]
+fn add_slice<T: Float>(a: &mut [T], b: &[T]) {
+    a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
+}
+
+/// Rows per chunk when evaluating (forward passes only).
+pub(crate) const EVAL_CHUNK: usize = 256;
+
+#[repr(align(128))]
+struct EvalSlot<T> {
+    ws: Workspace<T>,
+}
+
+/// Workspaces for evaluating a network chunk by chunk, one per thread,
+/// allocated once. Chunk boundaries are fixed ([`EVAL_CHUNK`] rows), so the
+/// predictions and the loss do not depend on the number of threads.
+pub(crate) struct Evaluator<T> {
+    slots: Vec<EvalSlot<T>>,
+    parallel: bool,
+}
+
+impl<T: Float> Evaluator<T> {
+    pub(crate) fn new(net: &Network<T>, threads: usize) -> Self {
+        let slots = (0..threads.max(1)).map(|_| EvalSlot { ws: Workspace::new(net, EVAL_CHUNK) }).collect();
+        Evaluator { slots, parallel: threads > 1 }
+    }
+
+    /// Number of chunks of a set of `rows` rows (the length `losses` must have).
+    pub(crate) fn chunks(rows: usize) -> usize {
+        rows.div_ceil(EVAL_CHUNK)
+    }
+
+    /// Hᴸ of `net` on `x` into `pred` (already shaped rows × outputs), and per
+    /// chunk the objective's per-sample loss total against `t` into `losses`.
+    /// Returns the loss per sample, summed over the chunks in order.
+    pub(crate) fn run<O: Objective<T> + ?Sized>(
+        &mut self,
+        net: &Network<T>,
+        x: &Matrix<T>,
+        t: &Matrix<T>,
+        objective: &O,
+        pred: &mut Matrix<T>,
+        losses: &mut [f64],
+    ) -> Result<f64, ShapeError> {
+        let (n, m) = (x.rows(), net.outputs());
+        let reduction = objective.reduction();
+        let per_slot = self.slots.len();
+        let chunk = |c: usize, slot: &mut EvalSlot<T>, out: &mut [T], loss: &mut f64| -> Result<(), ShapeError> {
+            let (start, end) = (c * EVAL_CHUNK, ((c + 1) * EVAL_CHUNK).min(n));
+            net.forward(x.rows_range(start, end), &mut slot.ws)?;
+            let h = slot.ws.output();
+            out.chunks_mut(m).enumerate().for_each(|(i, row)| row.copy_from_slice(h.row(i)));
+            let e = objective.output_delta(net, t.rows_range(start, end), &mut slot.ws, end - start)?;
+            *loss = batch_total(reduction, e.to_f64(), end - start);
+            Ok(())
+        };
+        let n_chunks = Self::chunks(n);
+        let data = pred.as_mut_slice();
+        for first in (0..n_chunks).step_by(per_slot) {
+            let last = (first + per_slot).min(n_chunks);
+            let out = &mut data[first * EVAL_CHUNK * m..(last * EVAL_CHUNK).min(n) * m];
+            let round = &mut losses[first..last];
+            if self.parallel && last - first > 1 {
+                self.slots
+                    .par_iter_mut()
+                    .zip(out.par_chunks_mut(EVAL_CHUNK * m))
+                    .zip(round.par_iter_mut())
+                    .enumerate()
+                    .try_for_each(|(j, ((slot, out), loss))| chunk(first + j, slot, out, loss))?;
+            } else {
+                let slots = self.slots.iter_mut().zip(out.chunks_mut(EVAL_CHUNK * m)).zip(round.iter_mut());
+                for (j, ((slot, out), loss)) in slots.enumerate() {
+                    chunk(first + j, slot, out, loss)?;
+                }
+            }
+        }
+        Ok(losses.iter().sum::<f64>() / n.max(1) as f64)
+    }
+}

@@ -1,0 +1,394 @@
+//! The epoch loop: per epoch a seeded shuffle, mini-batches of B rows, the
+//! data-parallel gradient of each batch ([`DataParallel`]), one optimizer
+//! step per batch, then evaluation and a history record.
+//!
+//! Epoch e visits the samples in the order of a Fisher–Yates shuffle drawn
+//! from `ChaCha8Rng::seed_from_u64(seed)` on stream e ([`epoch_order`]), so it
+//! depends on (seed, e) alone. Batch b is `order[b·B .. (b+1)·B]`; the last,
+//! shorter batch is kept or dropped. Each batch's loss is checked: a NaN or
+//! infinite value stops training with [`TrainError::NonFinite`] naming the
+//! epoch and batch, before any step is taken with it.
+//!
+//! The whole run executes inside one rayon pool (built once per fit with
+//! the configured number of threads); after the first batch nothing in the
+//! loop allocates, except the per-epoch record and, on a terminal, the
+//! progress bar's text (redrawn at most ten times a second).
+
+use std::time::Instant;
+
+use nn_core::{Float, Matrix, Network, Optimizer, ShapeError};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::TrainError;
+use crate::history::{EpochRecord, History, MetricValue};
+use crate::metrics::Metric;
+use crate::parallel::{auto_shard_size, DataParallel, Evaluator};
+use crate::progress::{Progress, Reporter};
+use crate::step::{batch_total, Objective};
+
+/// Settings of a training run. `TrainConfig::default()` gives 1 epoch of
+/// batches of 16, automatic shards, seed 0, shuffled, last partial batch
+/// kept, all cores, automatic progress.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Rows per mini-batch, B (one optimizer step per batch).
+    pub batch_size: usize,
+    /// Rows per shard; `None`: [`auto_shard_size`]`(batch_size)`. Results
+    /// depend on it (it fixes the order of the gradient sums), never on `threads`.
+    pub shard_size: Option<usize>,
+    /// Seed of the per-epoch shuffles.
+    pub seed: u64,
+    /// Reshuffle every epoch (`false`: visit the samples in order).
+    pub shuffle: bool,
+    /// Train on the last, shorter batch (`true`) or drop it (`false`).
+    pub keep_last_partial: bool,
+    /// Threads; `None`: `RAYON_NUM_THREADS` if set, else every core. 1 runs on the calling thread.
+    pub threads: Option<usize>,
+    /// How to report progress (on stderr).
+    pub progress: Progress,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 1,
+            batch_size: 16,
+            shard_size: None,
+            seed: 0,
+            shuffle: true,
+            keep_last_partial: true,
+            threads: None,
+            progress: Progress::Auto,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The shard size in force: the configured one, or [`auto_shard_size`]`(batch_size)`.
+    pub fn effective_shard_size(&self) -> usize {
+        self.shard_size.unwrap_or_else(|| auto_shard_size(self.batch_size))
+    }
+
+    /// The number of threads in force: the configured one, else
+    /// `RAYON_NUM_THREADS` (if a positive integer), else every core.
+    pub fn effective_threads(&self) -> usize {
+        match self.threads {
+            Some(n) if n > 0 => n,
+            _ => std::env::var("RAYON_NUM_THREADS")
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        }
+    }
+
+    /// Number of batches per epoch for `n` samples: ⌈n / B⌉ keeping the last
+    /// partial batch, ⌊n / B⌋ dropping it.
+    pub fn batches(&self, n: usize) -> usize {
+        let b = self.batch_size.max(1);
+        if self.keep_last_partial {
+            n.div_ceil(b)
+        } else {
+            n / b
+        }
+    }
+}
+
+/// Writes epoch `epoch`'s visiting order of `order.len()` samples into
+/// `order`: the identity permutation shuffled by Fisher–Yates (for i from
+/// n − 1 down to 1, swap i with j uniform in 0..=i) with
+/// `ChaCha8Rng::seed_from_u64(seed)` on stream `epoch`. No allocation.
+///
+/// ```
+/// let (mut a, mut b) = (vec![0; 10], vec![0; 10]);
+/// nn_train::epoch_order(&mut a, 42, 1);
+/// nn_train::epoch_order(&mut b, 42, 1);
+/// assert_eq!(a, b);
+/// nn_train::epoch_order(&mut b, 42, 2);
+/// assert_ne!(a, b);
+/// b.sort();
+/// assert_eq!(b, (0..10).collect::<Vec<_>>());
+/// ```
+pub fn epoch_order(order: &mut [usize], seed: u64, epoch: u64) {
+    use rand::Rng;
+    order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(epoch);
+    for i in (1..order.len()).rev() {
+        let j = rng.random_range(0..=i);
+        order.swap(i, j);
+    }
+}
+
+/// A named evaluation set: inputs `x`, targets `y`.
+#[derive(Clone, Copy, Debug)]
+pub struct EvalSet<'a, T> {
+    /// The name in histories and reports (e.g. `test`).
+    pub name: &'a str,
+    /// Inputs, one sample per row.
+    pub x: &'a Matrix<T>,
+    /// Targets, one row per sample.
+    pub y: &'a Matrix<T>,
+}
+
+type EpochCallback<'a> = Box<dyn FnMut(&EpochRecord) + Send + 'a>;
+type Schedule<'a> = Box<dyn FnMut(usize) -> f64 + Send + 'a>;
+
+/// A training run, configured step by step and started by [`Trainer::fit`].
+/// See the crate docs for an example.
+pub struct Trainer<'a, T> {
+    config: TrainConfig,
+    objective: Option<&'a dyn Objective<T>>,
+    optimizer: Option<&'a mut (dyn Optimizer<T> + Send)>,
+    train: Option<(&'a Matrix<T>, &'a Matrix<T>)>,
+    evals: Vec<EvalSet<'a, T>>,
+    metrics: Vec<Metric>,
+    on_epoch: Option<EpochCallback<'a>>,
+    schedule: Option<Schedule<'a>>,
+}
+
+impl<'a, T: Float> Trainer<'a, T> {
+    /// A run with the settings `config`.
+    pub fn new(config: &TrainConfig) -> Self {
+        Trainer {
+            config: config.clone(),
+            objective: None,
+            optimizer: None,
+            train: None,
+            evals: Vec::new(),
+            metrics: Vec::new(),
+            on_epoch: None,
+            schedule: None,
+        }
+    }
+
+    /// What gives δᴸ and E: a [`nn_core::Loss`] or any [`Objective`].
+    pub fn objective<O: Objective<T> + 'a>(mut self, objective: &'a O) -> Self {
+        self.objective = Some(objective);
+        self
+    }
+
+    /// The optimizer that takes one step per batch.
+    pub fn optimizer<P: Optimizer<T> + Send + 'a>(mut self, optimizer: &'a mut P) -> Self {
+        self.optimizer = Some(optimizer);
+        self
+    }
+
+    /// The training inputs `x` (one sample per row) and targets `y`.
+    pub fn train_set(mut self, x: &'a Matrix<T>, y: &'a Matrix<T>) -> Self {
+        self.train = Some((x, y));
+        self
+    }
+
+    /// Evaluates on (`x`, `y`) after every epoch under `name`.
+    pub fn eval_set(mut self, name: &'a str, x: &'a Matrix<T>, y: &'a Matrix<T>) -> Self {
+        self.evals.push(EvalSet { name, x, y });
+        self
+    }
+
+    /// The metrics computed on every evaluation set (default: [`Metric::Loss`]).
+    pub fn metrics(mut self, metrics: &[Metric]) -> Self {
+        self.metrics = metrics.to_vec();
+        self
+    }
+
+    /// Called with every epoch's record as soon as it is complete.
+    pub fn on_epoch(mut self, f: impl FnMut(&EpochRecord) + Send + 'a) -> Self {
+        self.on_epoch = Some(Box::new(f));
+        self
+    }
+
+    /// Sets the learning rate before each epoch to `f(epoch)` (epoch counted from 1).
+    pub fn lr_schedule(mut self, f: impl FnMut(usize) -> f64 + Send + 'a) -> Self {
+        self.schedule = Some(Box::new(f));
+        self
+    }
+
+    /// Trains `net` and returns the history. Errors before the first step if
+    /// something is missing or shapes do not fit, and during training if a
+    /// batch's loss is not finite.
+    pub fn fit(self, net: &mut Network<T>) -> Result<History, TrainError> {
+        let Trainer { config, objective, optimizer, train, evals, metrics, on_epoch, schedule } = self;
+        let objective = objective.ok_or_else(|| missing("an objective: call .objective(&loss)"))?;
+        let optimizer = optimizer.ok_or_else(|| missing("an optimizer: call .optimizer(&mut sgd)"))?;
+        let (x, y) = train.ok_or_else(|| missing("training data: call .train_set(&x, &y)"))?;
+        if config.batch_size == 0 {
+            return Err(TrainError::Config("batch size must be at least 1".into()));
+        }
+        check_set(net, "train", x, y)?;
+        for e in &evals {
+            check_set(net, e.name, e.x, e.y)?;
+        }
+        objective.check(net)?;
+        let batches = config.batches(x.rows());
+        if batches == 0 {
+            return Err(TrainError::Config(format!(
+                "no full batch: {} training samples, batch size {}, last partial batch dropped",
+                x.rows(),
+                config.batch_size
+            )));
+        }
+        let threads = config.effective_threads();
+        let metrics = if metrics.is_empty() { vec![Metric::Loss] } else { metrics };
+        let mut run = Run {
+            dp: DataParallel::new(net, config.batch_size, config.effective_shard_size(), threads > 1)?,
+            evaluator: Evaluator::new(net, threads),
+            preds: evals.iter().map(|e| Matrix::zeros(e.x.rows(), net.outputs())).collect(),
+            losses: evals.iter().map(|e| vec![0.0; Evaluator::<T>::chunks(e.x.rows())]).collect(),
+            order: (0..x.rows()).collect(),
+            reporter: Reporter::new(config.progress, config.epochs),
+            config,
+            objective,
+            optimizer,
+            x,
+            y,
+            evals,
+            metrics,
+            on_epoch,
+            schedule,
+            batches,
+        };
+        if threads > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("nn-train-{i}"))
+                .build()
+                .map_err(|e| TrainError::ThreadPool { threads, reason: e.to_string() })?;
+            pool.install(|| run.epochs(net))
+        } else {
+            run.epochs(net)
+        }
+    }
+}
+
+fn missing(what: &str) -> TrainError {
+    TrainError::Config(format!("no {what}"))
+}
+
+/// Checks a data set against the network: rows match, widths match, values finite.
+fn check_set<T: Float>(net: &Network<T>, name: &str, x: &Matrix<T>, y: &Matrix<T>) -> Result<(), TrainError> {
+    let shape =
+        |expected: String, found: String| TrainError::Shape(ShapeError::new(format!("{name} set"), expected, found));
+    if x.rows() != y.rows() {
+        return Err(shape(format!("one target row per input row ({})", x.rows()), format!("{} target rows", y.rows())));
+    }
+    if x.rows() == 0 {
+        return Err(shape("at least one sample".into(), "none".into()));
+    }
+    if x.cols() != net.inputs() {
+        return Err(shape(
+            format!("{} input columns (the network's input width)", net.inputs()),
+            format!("{} columns", x.cols()),
+        ));
+    }
+    if y.cols() != net.outputs() {
+        return Err(shape(
+            format!("{} target columns (the network's output width)", net.outputs()),
+            format!("{} columns", y.cols()),
+        ));
+    }
+    for (part, m) in [("inputs", x), ("targets", y)] {
+        if let Some(k) = m.as_slice().iter().position(|v| !v.is_finite()) {
+            return Err(TrainError::NonFiniteData {
+                set: name.to_string(),
+                part,
+                row: k / m.cols(),
+                col: k % m.cols(),
+                value: m.as_slice()[k].to_f64(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Everything a run needs, allocated before the first epoch.
+struct Run<'a, T> {
+    config: TrainConfig,
+    objective: &'a dyn Objective<T>,
+    optimizer: &'a mut (dyn Optimizer<T> + Send),
+    x: &'a Matrix<T>,
+    y: &'a Matrix<T>,
+    evals: Vec<EvalSet<'a, T>>,
+    metrics: Vec<Metric>,
+    on_epoch: Option<EpochCallback<'a>>,
+    schedule: Option<Schedule<'a>>,
+    batches: usize,
+    dp: DataParallel<T>,
+    evaluator: Evaluator<T>,
+    preds: Vec<Matrix<T>>,
+    losses: Vec<Vec<f64>>,
+    order: Vec<usize>,
+    reporter: Reporter,
+}
+
+impl<T: Float> Run<'_, T> {
+    fn epochs(&mut self, net: &mut Network<T>) -> Result<History, TrainError> {
+        let mut history = History::default();
+        for epoch in 1..=self.config.epochs {
+            let record = match self.epoch(net, epoch) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.reporter.abandon();
+                    return Err(e);
+                }
+            };
+            self.reporter.end_epoch(&record);
+            if let Some(f) = &mut self.on_epoch {
+                f(&record);
+            }
+            history.epochs.push(record);
+        }
+        Ok(history)
+    }
+
+    fn epoch(&mut self, net: &mut Network<T>, epoch: usize) -> Result<EpochRecord, TrainError> {
+        if let Some(f) = &mut self.schedule {
+            self.optimizer.set_learning_rate(f(epoch));
+        }
+        if self.config.shuffle {
+            epoch_order(&mut self.order, self.config.seed, epoch as u64);
+        }
+        let (n, b) = (self.order.len(), self.config.batch_size);
+        let reduction = self.objective.reduction();
+        self.reporter.start_epoch(epoch, self.batches);
+        let start = Instant::now();
+        let (mut total, mut seen) = (0.0, 0);
+        for batch in 0..self.batches {
+            let idx = &self.order[batch * b..((batch + 1) * b).min(n)];
+            let e = self.dp.gather_and_compute(net, self.x, self.y, idx, self.objective)?;
+            if !e.is_finite() {
+                return Err(TrainError::NonFinite { epoch, batch: batch + 1, value: e.to_f64() });
+            }
+            self.optimizer.step(net, self.dp.gradients())?;
+            total += batch_total(reduction, e.to_f64(), idx.len());
+            seen += idx.len();
+            self.reporter.batch(batch + 1, seen, total);
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let eval_start = Instant::now();
+        let mut eval = Vec::with_capacity(self.evals.len() * self.metrics.len());
+        for (k, set) in self.evals.iter().enumerate() {
+            let loss =
+                self.evaluator.run(net, set.x, set.y, self.objective, &mut self.preds[k], &mut self.losses[k])?;
+            for &m in &self.metrics {
+                let value = match m.compute(self.preds[k].view(), set.y.view())? {
+                    Some(v) => v,
+                    None => loss,
+                };
+                eval.push(MetricValue { set: set.name.to_string(), metric: m.name().to_string(), value });
+            }
+        }
+        Ok(EpochRecord {
+            epoch,
+            train_loss: total / seen.max(1) as f64,
+            samples: seen,
+            seconds,
+            samples_per_sec: seen as f64 / seconds.max(1e-12),
+            eval_seconds: eval_start.elapsed().as_secs_f64(),
+            eval,
+        })
+    }
+}
