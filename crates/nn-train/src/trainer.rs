@@ -212,9 +212,9 @@ impl<'a, T: Float> Trainer<'a, T> {
     /// batch's loss is not finite.
     pub fn fit(self, net: &mut Network<T>) -> Result<History, TrainError> {
         let Trainer { config, objective, optimizer, train, evals, metrics, on_epoch, schedule } = self;
-        let objective = objective.ok_or_else(|| missing("an objective: call .objective(&loss)"))?;
-        let optimizer = optimizer.ok_or_else(|| missing("an optimizer: call .optimizer(&mut sgd)"))?;
-        let (x, y) = train.ok_or_else(|| missing("training data: call .train_set(&x, &y)"))?;
+        let objective = objective.ok_or_else(|| missing("objective: call .objective(&loss)"))?;
+        let optimizer = optimizer.ok_or_else(|| missing("optimizer: call .optimizer(&mut sgd)"))?;
+        let (x, y) = train.ok_or_else(|| missing("training set: call .train_set(&x, &y)"))?;
         if config.batch_size == 0 {
             return Err(TrainError::Config("batch size must be at least 1".into()));
         }

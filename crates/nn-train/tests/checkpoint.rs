@@ -1,0 +1,215 @@
+//! Checkpoints: a saved and reloaded network predicts exactly as before;
+//! truncated, corrupted and mismatched files are clear errors.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use nn_core::{Activation, Init, Loss, Matrix, Network, NetworkBuilder, Reduction, Sgd};
+use nn_train::checkpoint::{from_safetensors_bytes, to_safetensors_bytes};
+use nn_train::{
+    load_safetensors, load_safetensors_into, save_safetensors, CheckpointError, Progress, TrainConfig, Trainer,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use safetensors::tensor::{Dtype, TensorView};
+
+fn dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("nn-train-checkpoint-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn net<T: nn_core::Float>(seed: u64) -> Network<T> {
+    NetworkBuilder::new(6)
+        .dense(5, Activation::LeakyRelu(0.01))
+        .dense(4, Activation::Tanh)
+        .dense(3, Activation::Softmax)
+        .weights(Init::Glorot)
+        .biases(Init::Normal { std: 0.1 })
+        .build(&mut ChaCha8Rng::seed_from_u64(seed))
+}
+
+fn inputs(n: usize) -> Matrix<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    Matrix::from_fn(n, 6, |_, _| rng.random_range(-2.0..2.0))
+}
+
+#[test]
+fn a_trained_network_round_trips_with_identical_predictions() {
+    let x = inputs(64);
+    let y = Matrix::from_fn(64, 3, |i, j| if i % 3 == j { 1.0 } else { 0.0 });
+    let mut trained = net::<f32>(1);
+    let mut sgd = Sgd::new(0.1);
+    let config =
+        TrainConfig { epochs: 3, batch_size: 8, progress: Progress::Silent, threads: Some(2), ..Default::default() };
+    Trainer::new(&config)
+        .objective(&Loss::SoftmaxCrossEntropy(Reduction::Mean))
+        .optimizer(&mut sgd)
+        .train_set(&x, &y)
+        .fit(&mut trained)
+        .unwrap();
+    let path = dir().join("trained.safetensors");
+    save_safetensors(&trained, &path).unwrap();
+    let loaded = load_safetensors::<f32>(&path).unwrap();
+    assert_eq!(loaded, trained);
+    let (a, b) = (trained.predict(x.view()).unwrap(), loaded.predict(x.view()).unwrap());
+    assert_eq!(
+        a.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        b.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+
+    // into an existing network of the same architecture
+    let mut other = net::<f32>(2);
+    assert_ne!(other, trained);
+    load_safetensors_into(&mut other, &path).unwrap();
+    assert_eq!(other, trained);
+
+    // f64 files, and f32 weights loaded into an f64 network (exact widening)
+    let wide: Network<f64> = load_safetensors(&path).unwrap();
+    assert_eq!(wide.layers()[1].weights.get(2, 3), f64::from(trained.layers()[1].weights.get(2, 3)));
+    let path64 = dir().join("f64.safetensors");
+    save_safetensors(&net::<f64>(3), &path64).unwrap();
+    assert_eq!(load_safetensors::<f64>(&path64).unwrap(), net::<f64>(3));
+}
+
+#[test]
+fn the_header_names_the_tensors_the_architecture_and_the_activations() {
+    let bytes = to_safetensors_bytes(&net::<f32>(1));
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    assert_eq!(header["__metadata__"]["architecture"], "6,5,4,3");
+    assert_eq!(header["__metadata__"]["activations"], "leaky_relu:0.01,tanh,softmax");
+    assert_eq!(header["__metadata__"]["format"], "backprop-rs");
+    assert_eq!(header["layers.0.weight"]["dtype"], "F32");
+    assert_eq!(header["layers.0.weight"]["shape"], serde_json::json!([6, 5]));
+    assert_eq!(header["layers.2.bias"]["shape"], serde_json::json!([1, 3]));
+}
+
+fn load_err(bytes: &[u8]) -> String {
+    let err = from_safetensors_bytes::<f32>(bytes, &PathBuf::from("model.safetensors")).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.starts_with("model.safetensors: "), "{msg}");
+    msg
+}
+
+#[test]
+fn truncated_files_are_clear_errors() {
+    let path = dir().join("truncated.safetensors");
+    let bytes = to_safetensors_bytes(&net::<f32>(1));
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    let msg = load_safetensors::<f32>(&path).unwrap_err().to_string();
+    assert!(msg.contains("truncated.safetensors") && msg.contains("truncated"), "{msg}");
+    // cut inside the header, and before the header length
+    assert!(load_err(&bytes[..40]).contains("past the end"), "{}", load_err(&bytes[..40]));
+    assert!(load_err(&bytes[..5]).contains("fewer than the 8-byte header length"));
+    assert!(load_err(&[]).contains("truncated"));
+    let missing = load_safetensors::<f32>(dir().join("no-such-file.safetensors")).unwrap_err();
+    assert!(matches!(missing, CheckpointError::Io { .. }) && missing.to_string().contains("no-such-file"));
+}
+
+#[test]
+fn corrupted_files_are_clear_errors() {
+    let good = to_safetensors_bytes(&net::<f32>(1));
+    let n = u64::from_le_bytes(good[..8].try_into().unwrap()) as usize;
+    // garbage in the JSON header
+    let mut bad = good.clone();
+    bad[8] = b'#';
+    assert!(load_err(&bad).contains("not valid safetensors JSON"), "{}", load_err(&bad));
+    // a header length field far too large
+    let mut bad = good.clone();
+    bad[7] = 0x7f;
+    assert!(load_err(&bad).contains("header length"), "{}", load_err(&bad));
+    // trailing bytes
+    let mut bad = good.clone();
+    bad.extend_from_slice(&[0; 4]);
+    assert!(load_err(&bad).contains("trailing bytes"));
+    // a shape edited in the header: the byte count no longer matches
+    let header = std::str::from_utf8(&good[8..8 + n]).unwrap().replace("[6,5]", "[6,6]");
+    let mut bad = good[..8].to_vec();
+    bad.extend_from_slice(header.as_bytes());
+    bad.extend_from_slice(&good[8 + n..]);
+    assert!(load_err(&bad).contains("does not match its shape"), "{}", load_err(&bad));
+    // a NaN weight
+    let mut bad = good.clone();
+    let start = 8 + n; // the first tensor's first element
+    bad[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let msg = load_err(&bad);
+    assert!(msg.contains("holds NaN at element 0") && msg.contains("layers."), "{msg}");
+}
+
+/// A safetensors file with the given tensors (F32 zeros of the given shapes) and metadata.
+fn custom(tensors: &[(&str, Vec<usize>, Dtype)], meta: &[(&str, &str)]) -> Vec<u8> {
+    let data: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, shape, dtype)| {
+            let len = shape.iter().product::<usize>() * dtype.size();
+            (name.to_string(), shape.clone(), *dtype, vec![0u8; len])
+        })
+        .collect();
+    let views = data.iter().map(|(n, s, d, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()));
+    let meta: HashMap<String, String> = meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    safetensors::tensor::serialize(views, &Some(meta)).unwrap()
+}
+
+#[test]
+fn shape_dtype_and_metadata_mismatches_are_listed() {
+    let arch = [("architecture", "4,3,2"), ("activations", "relu,identity")];
+    let ok = custom(
+        &[
+            ("layers.0.weight", vec![4, 3], Dtype::F32),
+            ("layers.0.bias", vec![3], Dtype::F32), // 1-D biases (as numpy users write them) are accepted
+            ("layers.1.weight", vec![3, 2], Dtype::F64),
+            ("layers.1.bias", vec![1, 2], Dtype::F32),
+        ],
+        &arch,
+    );
+    let loaded = from_safetensors_bytes::<f32>(&ok, &PathBuf::from("m")).unwrap();
+    assert_eq!(loaded.widths(), vec![4, 3, 2]);
+
+    let bad = custom(
+        &[
+            ("layers.0.weight", vec![3, 4], Dtype::F32),
+            ("layers.0.bias", vec![1, 3], Dtype::I32),
+            ("layers.1.weight", vec![3, 2], Dtype::F32),
+            ("layers.2.weight", vec![2, 2], Dtype::F32),
+        ],
+        &arch,
+    );
+    let msg = load_err(&bad);
+    for part in [
+        "layers.0.weight: expected shape 4×3, found 3×4",
+        "layers.0.bias: dtype I32, expected F32 or F64",
+        "layers.1.bias: missing",
+        "layers.2.weight: not part of a 4,3,2 network",
+    ] {
+        assert!(msg.contains(part), "{part} not in: {msg}");
+    }
+
+    let tensors = [("layers.0.weight", vec![4, 3], Dtype::F32), ("layers.0.bias", vec![1, 3], Dtype::F32)];
+    assert!(load_err(&custom(&tensors, &[("activations", "relu")])).contains("no `architecture` entry"));
+    assert!(load_err(&custom(&tensors, &[("architecture", "4,3"), ("activations", "swish")]))
+        .contains("unknown activation `swish`"));
+    assert!(
+        load_err(&custom(&tensors, &[("architecture", "4,x"), ("activations", "relu")])).contains("positive widths")
+    );
+    assert!(
+        load_err(&custom(&tensors, &[("architecture", "4,3"), ("activations", "relu,relu")])).contains("2 activations")
+    );
+
+    // loading into a network of another architecture lists every difference
+    let path = dir().join("arch.safetensors");
+    save_safetensors(&net::<f32>(1), &path).unwrap();
+    let mut small: Network<f32> = NetworkBuilder::new(6)
+        .dense(5, Activation::Relu)
+        .dense(4, Activation::Tanh)
+        .dense(3, Activation::Softmax)
+        .build(&mut ChaCha8Rng::seed_from_u64(0));
+    let before = small.clone();
+    let msg = load_safetensors_into(&mut small, &path).unwrap_err().to_string();
+    assert!(msg.contains("layer 0: the network uses relu but the file leaky_relu:0.01"), "{msg}");
+    assert_eq!(small, before, "a failed load changes nothing");
+    let mut wider: Network<f32> =
+        NetworkBuilder::new(6).dense(7, Activation::Relu).build(&mut ChaCha8Rng::seed_from_u64(0));
+    let msg = load_safetensors_into(&mut wider, &path).unwrap_err().to_string();
+    assert!(msg.contains("the network has widths 6-7 but the file 6-5-4-3"), "{msg}");
+}

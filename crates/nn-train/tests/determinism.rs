@@ -1,0 +1,128 @@
+//! Same seed ⇒ same weights, bit for bit, for any number of threads, on real
+//! data (the first 2 000 MNIST training images, 784-32-10, 2 epochs); and a
+//! run whose shards are whole batches equals a plain serial loop exactly.
+
+use nn_core::{
+    Activation, Adam, Gradients, Init, Loss, Matrix, Network, NetworkBuilder, Optimizer, Reduction, Sgd, Workspace,
+};
+use nn_data::{LastBatch, MiniBatches, Normalisation};
+use nn_train::{epoch_order, History, Metric, Progress, TrainConfig, Trainer};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+const MNIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/mnist");
+
+/// The first 2 000 training images (pixels /255 − 0.5, one-hot targets) and the first 500 test images.
+fn data() -> (Matrix<f32>, Matrix<f32>, Matrix<f32>, Matrix<f32>) {
+    let m = nn_data::mnist::<f32>(MNIST, Normalisation::Centered).expect("MNIST is in datasets/mnist");
+    let (x, y) = (m.train.x.rows_range(0, 2000).to_matrix(), m.train.y.rows_range(0, 2000).to_matrix());
+    let (tx, ty) = (m.test.x.rows_range(0, 500).to_matrix(), m.test.y.rows_range(0, 500).to_matrix());
+    (x, y, tx, ty)
+}
+
+fn network(seed: u64) -> Network<f32> {
+    NetworkBuilder::new(784)
+        .dense(32, Activation::Relu)
+        .dense(10, Activation::Softmax)
+        .weights(Init::He)
+        .build(&mut ChaCha8Rng::seed_from_u64(seed))
+}
+
+fn config(threads: usize, batch: usize, shard: usize) -> TrainConfig {
+    TrainConfig {
+        epochs: 2,
+        batch_size: batch,
+        shard_size: Some(shard),
+        seed: 7,
+        threads: Some(threads),
+        progress: Progress::Silent,
+        ..TrainConfig::default()
+    }
+}
+
+/// The history with its timings zeroed.
+fn without_times(h: &History) -> History {
+    let mut h = h.clone();
+    for e in &mut h.epochs {
+        (e.seconds, e.samples_per_sec, e.eval_seconds) = (0.0, 0.0, 0.0);
+    }
+    h
+}
+
+#[test]
+fn one_two_and_four_threads_give_identical_weights_on_mnist() {
+    let (x, y, tx, ty) = data();
+    let loss = Loss::SoftmaxCrossEntropy(Reduction::Mean);
+    // batch 48 in shards of 8: 6 shards per batch, a last partial batch of 32 rows (4 shards)
+    let runs: Vec<(Network<f32>, History)> = [1, 2, 4]
+        .into_iter()
+        .map(|threads| {
+            let mut net = network(1);
+            let mut adam = Adam::new(1e-3);
+            let history = Trainer::new(&config(threads, 48, 8))
+                .objective(&loss)
+                .optimizer(&mut adam)
+                .train_set(&x, &y)
+                .eval_set("test", &tx, &ty)
+                .metrics(&[Metric::Accuracy, Metric::Loss])
+                .fit(&mut net)
+                .unwrap();
+            (net, history)
+        })
+        .collect();
+    let (net1, h1) = &runs[0];
+    assert_ne!(net1, &network(1), "training changed the weights");
+    assert!(h1.last().unwrap().get("test", "accuracy").unwrap() > 0.7, "{:?}", h1.last());
+    for (net, h) in &runs[1..] {
+        for (a, b) in net1.layers().iter().zip(net.layers()) {
+            let bits = |m: &Matrix<f32>| m.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a.weights), bits(&b.weights));
+            assert_eq!(bits(&a.bias), bits(&b.bias));
+        }
+        assert_eq!(without_times(h1), without_times(h));
+    }
+}
+
+#[test]
+fn whole_batch_shards_equal_a_plain_serial_loop() {
+    let (x, y, _, _) = data();
+    let x = x.rows_range(0, 600).to_matrix();
+    let y = y.rows_range(0, 600).to_matrix();
+    let loss = Loss::SoftmaxCrossEntropy(Reduction::Sum);
+    let (batch, lr) = (16, 0.005);
+
+    // nn-train on two threads, one shard per batch (600 = 37·16 + 8: the last batch is partial)
+    let mut trained = network(2);
+    let mut sgd = Sgd::new(lr);
+    Trainer::new(&config(2, batch, batch))
+        .objective(&loss)
+        .optimizer(&mut sgd)
+        .train_set(&x, &y)
+        .fit(&mut trained)
+        .unwrap();
+
+    // the same by hand: nn-data's batches, nn-core's loss_and_gradients, one SGD step per batch
+    let mut net = network(2);
+    let mut sgd = Sgd::new(lr);
+    let mut ws = Workspace::new(&net, batch);
+    let mut grads = Gradients::zeros_like(&net);
+    for epoch in 1..=2 {
+        let batches = MiniBatches::shuffled(x.rows(), batch, LastBatch::Keep, 7, epoch).unwrap();
+        for idx in &batches {
+            let (xb, yb) = (x.select_rows(idx), y.select_rows(idx));
+            net.loss_and_gradients(xb.view(), yb.view(), &loss, idx.len(), &mut ws, &mut grads).unwrap();
+            sgd.step(&mut net, &grads).unwrap();
+        }
+    }
+    assert_eq!(trained, net);
+}
+
+#[test]
+fn epoch_order_is_the_data_crates_shuffle() {
+    let mut order = vec![0; 1000];
+    for epoch in [1, 2, 9] {
+        epoch_order(&mut order, 42, epoch);
+        let batches = MiniBatches::shuffled(1000, 16, LastBatch::Keep, 42, epoch).unwrap();
+        assert_eq!(order, batches.order());
+    }
+}
