@@ -51,16 +51,18 @@ use crate::step::{batch_total, shard_gradients, Objective};
 
 /// How many rows a shard takes when no shard size is configured: a function
 /// of the batch size B alone (never of the thread count). Shards of at most
-/// 32 rows, and at least ⌊B / 8⌋ shards up to 4, so that small batches still
-/// split (B = 16 → 2 × 8, B = 64 → 4 × 16, B = 256 → 8 × 32, B ≤ 15 → 1 × B).
+/// 32 rows (smaller ones make the matrix products less efficient per row),
+/// and at least two shards once B ≥ 16, so that two cores always have work:
+/// B = 16 → 2 × 8, B = 64 → 2 × 32, B = 100 → 4 × 25, B = 256 → 8 × 32,
+/// B ≤ 15 → one shard. On more cores, set a smaller shard size.
 ///
 /// ```
 /// use nn_train::parallel::auto_shard_size;
-/// assert_eq!([1, 10, 16, 64, 100, 256].map(auto_shard_size), [1, 10, 8, 16, 25, 32]);
+/// assert_eq!([1, 10, 16, 64, 100, 256].map(auto_shard_size), [1, 10, 8, 32, 25, 32]);
 /// ```
 pub fn auto_shard_size(batch_size: usize) -> usize {
     let b = batch_size.max(1);
-    let shards = b.div_ceil(32).max((b / 8).min(4)).max(1);
+    let shards = b.div_ceil(32).max((b / 8).min(2)).max(1);
     b.div_ceil(shards)
 }
 

@@ -14,9 +14,10 @@
 //! loop allocates, except the per-epoch record and, on a terminal, the
 //! progress bar's text (redrawn at most ten times a second).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use nn_core::{Float, Matrix, Network, Optimizer, ShapeError};
+use nn_core::{Float, Gradients, Matrix, Network, Optimizer, ShapeError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -250,6 +251,7 @@ impl<'a, T: Float> Trainer<'a, T> {
             on_epoch,
             schedule,
             batches,
+            parallel: threads > 1,
         };
         if threads > 1 {
             let pool = rayon::ThreadPoolBuilder::new()
@@ -304,6 +306,35 @@ fn check_set<T: Float>(net: &Network<T>, name: &str, x: &Matrix<T>, y: &Matrix<T
     Ok(())
 }
 
+/// The optimizer step. With `spin` (on a pool whose workers just ran this
+/// batch's shards), a second task spins until the step is done: the step is
+/// serial, and without it rayon's idle workers would fall asleep during it and
+/// take a slow wake-up at the next batch's shards.
+fn step_keeping_workers_awake<T: Float>(
+    optimizer: &mut (dyn Optimizer<T> + Send),
+    net: &mut Network<T>,
+    grads: &Gradients<T>,
+    spin: bool,
+) -> Result<(), ShapeError> {
+    if !spin {
+        return optimizer.step(net, grads);
+    }
+    let done = AtomicBool::new(false);
+    let (result, ()) = rayon::join(
+        || {
+            let r = optimizer.step(net, grads);
+            done.store(true, Ordering::Release);
+            r
+        },
+        || {
+            while !done.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+        },
+    );
+    result
+}
+
 /// Everything a run needs, allocated before the first epoch.
 struct Run<'a, T> {
     config: TrainConfig,
@@ -316,6 +347,7 @@ struct Run<'a, T> {
     on_epoch: Option<EpochCallback<'a>>,
     schedule: Option<Schedule<'a>>,
     batches: usize,
+    parallel: bool,
     dp: DataParallel<T>,
     evaluator: Evaluator<T>,
     preds: Vec<Matrix<T>>,
@@ -362,7 +394,8 @@ impl<T: Float> Run<'_, T> {
             if !e.is_finite() {
                 return Err(TrainError::NonFinite { epoch, batch: batch + 1, value: e.to_f64() });
             }
-            self.optimizer.step(net, self.dp.gradients())?;
+            let spin = self.parallel && self.dp.plan().count(idx.len()) > 1;
+            step_keeping_workers_awake(&mut *self.optimizer, net, self.dp.gradients(), spin)?;
             total += batch_total(reduction, e.to_f64(), idx.len());
             seen += idx.len();
             self.reporter.batch(batch + 1, seen, total);

@@ -205,7 +205,7 @@ fn dropping_the_last_partial_batch_sees_fewer_samples() {
 #[test]
 fn thread_and_shard_settings_resolve_as_documented() {
     let c = TrainConfig { batch_size: 64, ..TrainConfig::default() };
-    assert_eq!(c.effective_shard_size(), 16);
+    assert_eq!(c.effective_shard_size(), 32);
     assert_eq!(TrainConfig { shard_size: Some(5), ..c.clone() }.effective_shard_size(), 5);
     assert_eq!(TrainConfig { threads: Some(3), ..c.clone() }.effective_threads(), 3);
     assert!(c.effective_threads() >= 1);

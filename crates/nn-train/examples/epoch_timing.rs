@@ -1,0 +1,97 @@
+//! Times MNIST epochs of the mnist experiment's model (784-64-10, ReLU,
+//! softmax + cross-entropy summed, SGD η = 0.005) with 1 and 2 threads, for
+//! several batch and shard sizes, and prints seconds per epoch, samples/s and
+//! the speed-up of each thread count over one thread. A report, not a test:
+//!
+//! ```text
+//! cargo run --release -p nn-train --example epoch_timing -- [--batch 16,64] [--threads 1,2] [--shard auto,8] [--epochs 2] [--rounds 3]
+//! ```
+//!
+//! Every run trains a fresh network from the same seed; a configuration's
+//! time is its best epoch over `--rounds` runs of `--epochs` epochs, the runs
+//! of all configurations interleaved. The speed-up is over the first thread
+//! count listed for the same batch and shard size.
+
+use std::collections::HashMap;
+
+use nn_core::{Activation, Init, Loss, NetworkBuilder, Reduction, Sgd};
+use nn_data::Normalisation;
+use nn_train::{Progress, TrainConfig, Trainer};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+fn list(args: &HashMap<String, String>, key: &str, default: &str) -> Vec<String> {
+    args.get(key).map_or(default, String::as_str).split(',').map(str::to_string).collect()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args: HashMap<String, String> =
+        argv.chunks(2).filter_map(|p| Some((p[0].trim_start_matches("--").to_string(), p.get(1)?.clone()))).collect();
+    let batches: Vec<usize> = list(&args, "batch", "16,64").iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
+    let threads: Vec<usize> = list(&args, "threads", "1,2").iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
+    let shards = list(&args, "shard", "auto");
+    let epochs: usize = args.get("epochs").map_or(Ok(2), |s| s.parse())?;
+
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/mnist");
+    let data = nn_data::mnist::<f32>(dir, Normalisation::Centered)?;
+    let (x, y) = (&data.train.x, &data.train.y);
+    let loss = Loss::SoftmaxCrossEntropy(Reduction::Sum);
+    let rounds: usize = args.get("rounds").map_or(Ok(3), |s| s.parse())?;
+    println!("MNIST train {}×{}, 784-64-10, best epoch of {rounds} rounds × {epochs} epochs", x.rows(), x.cols());
+    let mut configs = Vec::new();
+    for &batch in &batches {
+        for shard in &shards {
+            let shard_size = if shard == "auto" { None } else { Some(shard.parse::<usize>()?) };
+            for &t in &threads {
+                configs.push(TrainConfig {
+                    epochs,
+                    batch_size: batch,
+                    shard_size,
+                    seed: 1,
+                    threads: Some(t),
+                    progress: Progress::Silent,
+                    ..TrainConfig::default()
+                });
+            }
+        }
+    }
+    // rounds interleave the configurations, so that a slow spell of the machine hits them all alike
+    let mut best = vec![f64::INFINITY; configs.len()];
+    let mut losses = vec![f64::NAN; configs.len()];
+    for _ in 0..rounds {
+        for (k, config) in configs.iter().enumerate() {
+            let mut net = NetworkBuilder::new(784)
+                .dense(64, Activation::Relu)
+                .dense(10, Activation::Softmax)
+                .weights(Init::StandardNormal)
+                .biases(Init::StandardNormal)
+                .build::<f32, _>(&mut ChaCha8Rng::seed_from_u64(1));
+            let mut sgd = Sgd::new(0.005);
+            let history = Trainer::new(config).objective(&loss).optimizer(&mut sgd).train_set(x, y).fit(&mut net)?;
+            best[k] = history.epochs.iter().map(|e| e.seconds).fold(best[k], f64::min);
+            losses[k] = history.last().map_or(f64::NAN, |e| e.train_loss);
+        }
+    }
+    println!(
+        "{:>6} {:>6} {:>8} {:>10} {:>12} {:>9} {:>10}",
+        "batch", "shard", "threads", "s/epoch", "samples/s", "speed-up", "loss"
+    );
+    let mut one_thread = f64::NAN;
+    for (k, config) in configs.iter().enumerate() {
+        let t = config.effective_threads();
+        if k == 0 || configs[k - 1].batch_size != config.batch_size || configs[k - 1].shard_size != config.shard_size {
+            one_thread = best[k];
+        }
+        println!(
+            "{:>6} {:>6} {t:>8} {:>10.4} {:>12.0} {:>8.2}× {:>10.5}",
+            config.batch_size,
+            config.effective_shard_size(),
+            best[k],
+            x.rows() as f64 / best[k],
+            one_thread / best[k],
+            losses[k],
+        );
+    }
+    Ok(())
+}
