@@ -64,8 +64,41 @@
 //! # Ok::<(), nn_train::TrainError>(())
 //! ```
 //!
-//! After training: [`metrics::classification_report`] for a per-class
-//! table, [`save_safetensors`] / [`load_safetensors`] for the weights.
+//! ## The API at a glance
+//!
+//! - [`TrainConfig`]: `epochs`, `batch_size`, `shard_size` (`None`: [`parallel::auto_shard_size`]),
+//!   `seed`, `shuffle`, `keep_last_partial`, `threads` (`None`: `RAYON_NUM_THREADS` or all
+//!   cores), `progress` ([`Progress::Auto`] / `Bar` / `Plain` / `Silent`, on stderr).
+//! - [`Trainer`]`::new(&config)` then `.objective(&loss)`, `.optimizer(&mut opt)`,
+//!   `.train_set(&x, &y)`, optionally `.eval_set(name, &x, &y)` (repeatable),
+//!   `.metrics(&[`[`Metric`]`::…])`, `.on_epoch(|record| …)`, `.lr_schedule(|epoch| η)`,
+//!   and `.fit(&mut net)` → `Result<`[`History`]`, `[`TrainError`]`>`.
+//! - [`Objective`]: `output_delta(net, targets, ws, divisor) -> Result<E, ShapeError>` writes
+//!   δᴸ; `reduction()` says whether E is a mean over the batch; `check(net)` runs once.
+//!   Implemented for [`nn_core::Loss`]; an experiment can implement its own rule.
+//! - [`shard_gradients`]: forward, objective, backward for one shard (the function both
+//!   paths call); [`DataParallel`]: per-shard state and the fixed-order reduction, usable
+//!   without the trainer; [`ShardPlan`]: the cut; [`epoch_order`]: the per-epoch shuffle.
+//! - [`History`] (`epochs: Vec<`[`EpochRecord`]`>`, `series(set, metric)`, `last()`,
+//!   `train_losses()`, `write_csv`, `write_json`, `read_json`); [`EpochRecord`] (`epoch`,
+//!   `train_loss` per sample, `samples`, `seconds`, `samples_per_sec`, `eval_seconds`,
+//!   `eval: Vec<`[`MetricValue`]`>`, `get(set, metric)`).
+//! - [`metrics`]: `accuracy`, `accuracy_of_labels`, `classes_of`, `confusion_matrix`,
+//!   `classification_report` ([`ClassificationReport`], printed like scikit-learn's), `mae`,
+//!   `mse`, `rmse`, `r2`.
+//! - [`checkpoint`]: [`save_safetensors`], [`load_safetensors`], [`load_safetensors_into`],
+//!   `to_safetensors_bytes`, `from_safetensors_bytes`; errors are [`CheckpointError`].
+//!
+//! Loading the weights in Python (`pip install safetensors numpy`):
+//!
+//! ```text
+//! from safetensors import safe_open
+//! from safetensors.numpy import load_file
+//! w = load_file("model.safetensors")     # {"layers.0.weight": (784, 64) float32, "layers.0.bias": (1, 64), ...}
+//! with safe_open("model.safetensors", framework="np") as f:
+//!     meta = f.metadata()                # {"architecture": "784,64,10", "activations": "relu,softmax", ...}
+//! h = np.maximum(x @ w["layers.0.weight"] + w["layers.0.bias"], 0)   # U = H W + b, row-major, samples are rows
+//! ```
 
 mod atomic;
 pub mod checkpoint;

@@ -440,8 +440,8 @@ mod tests {
 
     #[test]
     fn report_matches_scikit_learn() {
-        // sklearn.metrics.classification_report([0, 1, 2, 2, 2], [0, 0, 2, 2, 1]) prints exactly this
-        // (y_true first); here predicted comes first.
+        // sklearn.metrics.classification_report([0, 1, 2, 2, 2], [0, 0, 2, 2, 1], zero_division=0)
+        // returns exactly this string (y_true first there; predicted first here).
         let r = classification_report(&[0, 0, 2, 2, 1], &[0, 1, 2, 2, 2], 3).unwrap();
         let expected = "              precision    recall  f1-score   support
 

@@ -46,7 +46,8 @@ pub struct TrainConfig {
     pub shuffle: bool,
     /// Train on the last, shorter batch (`true`) or drop it (`false`).
     pub keep_last_partial: bool,
-    /// Threads; `None`: `RAYON_NUM_THREADS` if set, else every core. 1 runs on the calling thread.
+    /// Threads; `None` (or `Some(0)`): `RAYON_NUM_THREADS` if set, else every core.
+    /// 1 runs on the calling thread; more build one rayon pool for the whole fit.
     pub threads: Option<usize>,
     /// How to report progress (on stderr).
     pub progress: Progress,
@@ -327,8 +328,14 @@ fn step_keeping_workers_awake<T: Float>(
             r
         },
         || {
+            // spin, and after a while also yield, in case this thread shares a core with the step
+            let mut spins = 0u32;
             while !done.load(Ordering::Acquire) {
                 std::hint::spin_loop();
+                spins += 1;
+                if spins > 4096 {
+                    std::thread::yield_now();
+                }
             }
         },
     );
