@@ -84,7 +84,8 @@
 //!   `train_loss` per sample, `samples`, `seconds`, `samples_per_sec`, `eval_seconds`,
 //!   `eval: Vec<`[`MetricValue`]`>`, `get(set, metric)`).
 //! - [`metrics`]: `accuracy`, `accuracy_of_labels`, `classes_of`, `confusion_matrix`,
-//!   `classification_report` ([`ClassificationReport`], printed like scikit-learn's), `mae`,
+//!   `classification_report` and `classification_report_of` (from outputs and one-hot targets;
+//!   a [`ClassificationReport`], printed like scikit-learn's), `mae`,
 //!   `mse`, `rmse`, `r2`.
 //! - [`checkpoint`]: [`save_safetensors`], [`load_safetensors`], [`load_safetensors_into`],
 //!   `to_safetensors_bytes`, `from_safetensors_bytes`; errors are [`CheckpointError`].

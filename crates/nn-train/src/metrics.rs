@@ -331,6 +331,25 @@ pub fn classification_report(
     Ok(ClassificationReport::from_confusion(&cm))
 }
 
+/// The classification report of network outputs `pred` against targets
+/// `target` (one-hot rows, or one column of 0/1), classes as in [`classes_of`]:
+/// as many classes as columns (two for a single column).
+///
+/// ```
+/// use nn_core::Matrix;
+/// let pred = Matrix::from_vec(3, 2, vec![0.9f32, 0.1, 0.3, 0.7, 0.6, 0.4]).unwrap();
+/// let t = Matrix::from_vec(3, 2, vec![1.0f32, 0.0, 0.0, 1.0, 0.0, 1.0]).unwrap();
+/// let r = nn_train::metrics::classification_report_of(pred.view(), t.view()).unwrap();
+/// assert_eq!((r.classes[1].recall, r.classes[0].precision, r.accuracy), (0.5, 0.5, 2.0 / 3.0));
+/// ```
+pub fn classification_report_of<T: Float>(
+    pred: MatRef<'_, T>,
+    target: MatRef<'_, T>,
+) -> Result<ClassificationReport, ShapeError> {
+    same_shape("classification_report_of", &pred, &target)?;
+    classification_report(&classes_of(pred), &classes_of(target), pred.cols().max(2))
+}
+
 impl ClassificationReport {
     /// The report of a confusion matrix.
     pub fn from_confusion(cm: &ConfusionMatrix) -> Self {
