@@ -104,12 +104,17 @@ impl ShardPlan {
     }
 }
 
+/// One shard's rows of the batch, gathered: inputs and targets.
+#[repr(align(128))]
+struct ShardRows<T> {
+    x: Matrix<T>,
+    t: Matrix<T>,
+}
+
 /// One shard's buffers, padded to its own cache lines so that threads
 /// writing neighbouring shards never share one.
 #[repr(align(128))]
 struct Shard<T> {
-    x: Matrix<T>,
-    t: Matrix<T>,
     ws: Workspace<T>,
     grads: Gradients<T>,
     loss: T,
@@ -119,12 +124,104 @@ struct Shard<T> {
 /// `batch_size` rows, allocated once. See the module docs.
 pub struct DataParallel<T> {
     plan: ShardPlan,
+    rows: Vec<ShardRows<T>>,
     shards: Vec<Shard<T>>,
+    staged: Staged,
     parallel: bool,
 }
 
 /// Element-wise `a += b` over slices of this many elements per parallel task.
 const ADD_CHUNK: usize = 8192;
+
+fn check_targets<T: Float>(x_rows: usize, t: &MatRef<'_, T>) -> Result<(), ShapeError> {
+    if t.rows() != x_rows {
+        return Err(ShapeError::new(
+            "DataParallel targets",
+            format!("one target row per input row ({x_rows})"),
+            format!("{} target rows", t.rows()),
+        ));
+    }
+    Ok(())
+}
+
+fn check_indices(rows: usize, indices: &[usize]) -> Result<(), ShapeError> {
+    if let Some((at, &bad)) = indices.iter().enumerate().find(|&(_, &i)| i >= rows) {
+        return Err(ShapeError::new(
+            "DataParallel batch indices",
+            format!("row indices below {rows}"),
+            format!("index {bad} at position {at}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_batch(plan: ShardPlan, shards: usize, rows: usize) -> Result<usize, ShapeError> {
+    let k = plan.count(rows);
+    if rows == 0 || k > shards {
+        return Err(ShapeError::new(
+            "DataParallel batch",
+            format!("1 to {} rows", shards * plan.shard_size),
+            format!("{rows} rows"),
+        ));
+    }
+    Ok(k)
+}
+
+/// Which rows the shards' buffers already hold: the first `shards` shards
+/// of the batch `indices` of the matrices at addresses `x` and `t` (compared,
+/// never dereferenced).
+struct Staged {
+    indices: Vec<usize>,
+    x: usize,
+    t: usize,
+    shards: usize,
+}
+
+/// Gathers the next batch's rows into the shards' buffers while the
+/// gradients of the last one are still borrowed (see [`DataParallel::split`]).
+pub(crate) struct Stager<'a, T> {
+    plan: ShardPlan,
+    rows: &'a mut [ShardRows<T>],
+    staged: &'a mut Staged,
+}
+
+impl<T: Float> Stager<'_, T> {
+    /// Copies the rows of the batch `indices` of `x` and `t` into the
+    /// shards' buffers, shard by shard while `keep_going()` holds; the next
+    /// [`DataParallel::gather_and_compute`] of the same batch skips them.
+    pub(crate) fn stage_while(
+        &mut self,
+        x: &Matrix<T>,
+        t: &Matrix<T>,
+        indices: &[usize],
+        keep_going: impl Fn() -> bool,
+    ) {
+        let n = indices.len();
+        self.staged.shards = 0;
+        let valid = check_batch(self.plan, self.rows.len(), n).is_ok()
+            && x.rows() == t.rows()
+            && check_indices(x.rows(), indices).is_ok();
+        if !valid {
+            return;
+        }
+        self.staged.indices.clear();
+        self.staged.indices.extend_from_slice(indices);
+        (self.staged.x, self.staged.t) = (address(x), address(t));
+        for i in 0..self.plan.count(n) {
+            if !keep_going() {
+                break;
+            }
+            let (r, idx) = (&mut self.rows[i], &indices[self.plan.range(n, i)]);
+            r.x.gather_rows_from(x, idx);
+            r.t.gather_rows_from(t, idx);
+            self.staged.shards = i + 1;
+        }
+    }
+}
+
+fn address<T>(m: &Matrix<T>) -> usize {
+    std::ptr::from_ref(m) as usize
+}
 
 impl<T: Float> DataParallel<T> {
     /// State for `net`, batches of up to `batch_size` rows and shards of
@@ -138,16 +235,18 @@ impl<T: Float> DataParallel<T> {
             return Err(TrainError::Config("batch size must be at least 1 row".into()));
         }
         let rows = shard_size.min(batch_size);
-        let shards = (0..plan.count(batch_size))
-            .map(|_| Shard {
-                x: Matrix::zeros(rows, net.inputs()),
-                t: Matrix::zeros(rows, net.outputs()),
-                ws: Workspace::new(net, rows),
-                grads: Gradients::zeros_like(net),
-                loss: T::ZERO,
-            })
-            .collect();
-        Ok(DataParallel { plan, shards, parallel })
+        let k = plan.count(batch_size);
+        Ok(DataParallel {
+            plan,
+            rows: (0..k)
+                .map(|_| ShardRows { x: Matrix::zeros(rows, net.inputs()), t: Matrix::zeros(rows, net.outputs()) })
+                .collect(),
+            shards: (0..k)
+                .map(|_| Shard { ws: Workspace::new(net, rows), grads: Gradients::zeros_like(net), loss: T::ZERO })
+                .collect(),
+            staged: Staged { indices: Vec::with_capacity(batch_size), x: 0, t: 0, shards: 0 },
+            parallel,
+        })
     }
 
     /// The shard plan.
@@ -160,16 +259,11 @@ impl<T: Float> DataParallel<T> {
         &self.shards[0].grads
     }
 
-    fn check_batch(&self, rows: usize) -> Result<usize, ShapeError> {
-        let k = self.plan.count(rows);
-        if rows == 0 || k > self.shards.len() {
-            return Err(ShapeError::new(
-                "DataParallel batch",
-                format!("1 to {} rows", self.shards.len() * self.plan.shard_size),
-                format!("{rows} rows"),
-            ));
-        }
-        Ok(k)
+    /// ∇E of the last batch, and a [`Stager`] for the next one: the trainer
+    /// gathers the next batch on an idle thread while the optimizer steps.
+    pub(crate) fn split(&mut self) -> (&Gradients<T>, Stager<'_, T>) {
+        let stager = Stager { plan: self.plan, rows: &mut self.rows, staged: &mut self.staged };
+        (&self.shards[0].grads, stager)
     }
 
     /// ∇E and E of the batch made of rows `indices` of `x` and `t`: each
@@ -183,28 +277,22 @@ impl<T: Float> DataParallel<T> {
         indices: &[usize],
         objective: &O,
     ) -> Result<T, ShapeError> {
+        let st = &mut self.staged;
+        let same = st.x == address(x) && st.t == address(t) && st.indices == indices;
+        let staged = if same { std::mem::take(&mut st.shards) } else { 0 };
+        st.shards = 0;
         let n = indices.len();
-        let k = self.check_batch(n)?;
-        if x.rows() != t.rows() {
-            return Err(ShapeError::new(
-                "DataParallel targets",
-                format!("one target row per input row ({})", x.rows()),
-                format!("{} target rows", t.rows()),
-            ));
-        }
-        if let Some((at, &bad)) = indices.iter().enumerate().find(|&(_, &i)| i >= x.rows()) {
-            return Err(ShapeError::new(
-                "DataParallel batch indices",
-                format!("row indices below {}", x.rows()),
-                format!("index {bad} at position {at}"),
-            ));
-        }
+        let k = check_batch(self.plan, self.shards.len(), n)?;
+        check_targets(x.rows(), &t.view())?;
+        check_indices(x.rows(), indices)?;
         let plan = self.plan;
-        self.run(k, |i, s| {
-            let rows = &indices[plan.range(n, i)];
-            s.x.gather_rows_from(x, rows);
-            s.t.gather_rows_from(t, rows);
-            s.loss = shard_gradients(net, s.x.view(), s.t.view(), objective, n, &mut s.ws, &mut s.grads)?;
+        self.run(k, |i, r, s| {
+            if i >= staged {
+                let rows = &indices[plan.range(n, i)];
+                r.x.gather_rows_from(x, rows);
+                r.t.gather_rows_from(t, rows);
+            }
+            s.loss = shard_gradients(net, r.x.view(), r.t.view(), objective, n, &mut s.ws, &mut s.grads)?;
             Ok(())
         })
     }
@@ -218,17 +306,12 @@ impl<T: Float> DataParallel<T> {
         t: MatRef<'_, T>,
         objective: &O,
     ) -> Result<T, ShapeError> {
+        self.staged.shards = 0;
         let n = x.rows();
-        let k = self.check_batch(n)?;
-        if t.rows() != n {
-            return Err(ShapeError::new(
-                "DataParallel targets",
-                format!("one target row per input row ({n})"),
-                format!("{} target rows", t.rows()),
-            ));
-        }
+        let k = check_batch(self.plan, self.shards.len(), n)?;
+        check_targets(n, &t)?;
         let plan = self.plan;
-        self.run(k, |i, s| {
+        self.run(k, |i, _, s| {
             let r = plan.range(n, i);
             let (xs, ts) = (x.rows_range(r.start, r.end), t.rows_range(r.start, r.end));
             s.loss = shard_gradients(net, xs, ts, objective, n, &mut s.ws, &mut s.grads)?;
@@ -236,17 +319,17 @@ impl<T: Float> DataParallel<T> {
         })
     }
 
-    /// Runs `shard(i, state)` for the first `k` shards, reduces their
+    /// Runs `shard(i, rows, state)` for the first `k` shards, reduces their
     /// gradients into shard 0 and returns Σᵢ Eᵢ (summed in shard order).
     fn run<F>(&mut self, k: usize, shard: F) -> Result<T, ShapeError>
     where
-        F: Fn(usize, &mut Shard<T>) -> Result<(), ShapeError> + Sync,
+        F: Fn(usize, &mut ShardRows<T>, &mut Shard<T>) -> Result<(), ShapeError> + Sync,
     {
-        let shards = &mut self.shards[..k];
+        let (rows, shards) = (&mut self.rows[..k], &mut self.shards[..k]);
         if self.parallel && k > 1 {
-            shards.par_iter_mut().enumerate().try_for_each(|(i, s)| shard(i, s))?;
+            rows.par_iter_mut().zip(shards.par_iter_mut()).enumerate().try_for_each(|(i, (r, s))| shard(i, r, s))?;
         } else {
-            shards.iter_mut().enumerate().try_for_each(|(i, s)| shard(i, s))?;
+            rows.iter_mut().zip(shards.iter_mut()).enumerate().try_for_each(|(i, (r, s))| shard(i, r, s))?;
         }
         reduce(shards, self.parallel);
         Ok(shards.iter().fold(T::ZERO, |e, s| e + s.loss))

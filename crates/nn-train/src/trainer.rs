@@ -17,7 +17,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use nn_core::{Float, Gradients, Matrix, Network, Optimizer, ShapeError};
+use nn_core::{Float, Matrix, Network, Optimizer, ShapeError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -307,20 +307,27 @@ fn check_set<T: Float>(net: &Network<T>, name: &str, x: &Matrix<T>, y: &Matrix<T
     Ok(())
 }
 
-/// The optimizer step. With `spin` (on a pool whose workers just ran this
-/// batch's shards), a second task spins until the step is done: the step is
-/// serial, and without it rayon's idle workers would fall asleep during it and
-/// take a slow wake-up at the next batch's shards.
-fn step_keeping_workers_awake<T: Float>(
+/// The optimizer step, and the gathering of the next batch's rows.
+///
+/// With `spin` (on a pool whose workers just ran this batch's shards), a
+/// second task gathers the next batch's rows into the shards' buffers for as
+/// long as the step lasts, then spins until it is done: the step is serial,
+/// and without this the idle workers would fall asleep during it and wake
+/// slowly at the next batch. (Gathering is a copy: whoever does it, the
+/// result is the same.)
+fn step_and_stage<T: Float>(
     optimizer: &mut (dyn Optimizer<T> + Send),
     net: &mut Network<T>,
-    grads: &Gradients<T>,
+    dp: &mut DataParallel<T>,
     spin: bool,
+    next: Option<(&Matrix<T>, &Matrix<T>, &[usize])>,
 ) -> Result<(), ShapeError> {
+    let (grads, mut stager) = dp.split();
     if !spin {
         return optimizer.step(net, grads);
     }
     let done = AtomicBool::new(false);
+    let stepping = || !done.load(Ordering::Acquire);
     let (result, ()) = rayon::join(
         || {
             let r = optimizer.step(net, grads);
@@ -328,9 +335,12 @@ fn step_keeping_workers_awake<T: Float>(
             r
         },
         || {
+            if let Some((x, t, idx)) = next {
+                stager.stage_while(x, t, idx, stepping);
+            }
             // spin, and after a while also yield, in case this thread shares a core with the step
             let mut spins = 0u32;
-            while !done.load(Ordering::Acquire) {
+            while stepping() {
                 std::hint::spin_loop();
                 spins += 1;
                 if spins > 4096 {
@@ -396,13 +406,15 @@ impl<T: Float> Run<'_, T> {
         let start = Instant::now();
         let (mut total, mut seen) = (0.0, 0);
         for batch in 0..self.batches {
-            let idx = &self.order[batch * b..((batch + 1) * b).min(n)];
+            let rows = |i: usize| i * b..((i + 1) * b).min(n);
+            let idx = &self.order[rows(batch)];
             let e = self.dp.gather_and_compute(net, self.x, self.y, idx, self.objective)?;
             if !e.is_finite() {
                 return Err(TrainError::NonFinite { epoch, batch: batch + 1, value: e.to_f64() });
             }
             let spin = self.parallel && self.dp.plan().count(idx.len()) > 1;
-            step_keeping_workers_awake(&mut *self.optimizer, net, self.dp.gradients(), spin)?;
+            let next = (batch + 1 < self.batches).then(|| (self.x, self.y, &self.order[rows(batch + 1)]));
+            step_and_stage(&mut *self.optimizer, net, &mut self.dp, spin, next)?;
             total += batch_total(reduction, e.to_f64(), idx.len());
             seen += idx.len();
             self.reporter.batch(batch + 1, seen, total);
