@@ -450,3 +450,61 @@ impl<T: Float> Evaluator<T> {
         Ok(losses.iter().sum::<f64>() / n.max(1) as f64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nn_core::{Activation, Loss, NetworkBuilder, Reduction};
+    use rand::SeedableRng;
+
+    fn setup() -> (Network<f64>, Matrix<f64>, Matrix<f64>) {
+        let net = NetworkBuilder::new(3)
+            .dense(4, Activation::Tanh)
+            .dense(2, Activation::Identity)
+            .build(&mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
+        let x = Matrix::from_fn(10, 3, |i, j| (i as f64 - 2.0 * j as f64) / 7.0);
+        let t = Matrix::from_fn(10, 2, |i, j| ((i + j) % 3) as f64);
+        (net, x, t)
+    }
+
+    #[test]
+    fn staged_shards_are_used_only_for_the_same_batch() {
+        let (net, mut x, t) = setup();
+        let loss = Loss::Mse(Reduction::Mean);
+        let idx = [7, 1, 4, 9, 0, 2];
+        let mut dp = DataParallel::new(&net, 6, 2, false).unwrap();
+        let fresh = dp.gather_and_compute(&net, &x, &t, &idx, &loss).unwrap();
+        let fresh_grads = dp.gradients().clone();
+
+        // all shards staged, then the same batch: the same result
+        dp.split().1.stage_while(&x, &t, &idx, || true);
+        assert_eq!(dp.staged.shards, 3);
+        assert_eq!(dp.gather_and_compute(&net, &x, &t, &idx, &loss).unwrap(), fresh);
+        assert_eq!(dp.gradients(), &fresh_grads);
+        assert_eq!(dp.staged.shards, 0, "staged rows are used once");
+
+        // staging stops when told to: only the first shard is staged
+        let calls = std::cell::Cell::new(0);
+        dp.split().1.stage_while(&x, &t, &idx, || {
+            calls.set(calls.get() + 1);
+            calls.get() == 1
+        });
+        assert_eq!(dp.staged.shards, 1);
+        // the staged rows really are reused: change x in place, the first shard still sees the old rows
+        x.set(7, 0, 100.0);
+        let mixed = dp.gather_and_compute(&net, &x, &t, &idx, &loss).unwrap();
+        let changed = dp.gather_and_compute(&net, &x, &t, &idx, &loss).unwrap();
+        assert_eq!(mixed, fresh);
+        assert_ne!(changed, fresh);
+
+        // another batch ignores what was staged
+        dp.split().1.stage_while(&x, &t, &idx, || true);
+        let other = [3, 5, 6, 8];
+        let e = dp.gather_and_compute(&net, &x, &t, &other, &loss).unwrap();
+        let mut check = DataParallel::new(&net, 6, 2, false).unwrap();
+        assert_eq!(e, check.gather_and_compute(&net, &x, &t, &other, &loss).unwrap());
+        // invalid batches stage nothing
+        dp.split().1.stage_while(&x, &t, &[0, 99], || true);
+        assert_eq!(dp.staged.shards, 0);
+    }
+}
