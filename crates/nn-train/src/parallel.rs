@@ -167,14 +167,14 @@ fn check_batch(plan: ShardPlan, shards: usize, rows: usize) -> Result<usize, Sha
     Ok(k)
 }
 
-/// Which rows the shards' buffers already hold: the first `shards` shards
-/// of the batch `indices` of the matrices at addresses `x` and `t` (compared,
+/// Which rows the shards' buffers already hold: the first `rows` rows of
+/// the batch `indices` of the matrices at addresses `x` and `t` (compared,
 /// never dereferenced).
 struct Staged {
     indices: Vec<usize>,
     x: usize,
     t: usize,
-    shards: usize,
+    rows: usize,
 }
 
 /// Gathers the next batch's rows into the shards' buffers while the
@@ -187,8 +187,8 @@ pub(crate) struct Stager<'a, T> {
 
 impl<T: Float> Stager<'_, T> {
     /// Copies the rows of the batch `indices` of `x` and `t` into the
-    /// shards' buffers, shard by shard while `keep_going()` holds; the next
-    /// [`DataParallel::gather_and_compute`] of the same batch skips them.
+    /// shards' buffers, row by row while `keep_going()` holds; the next
+    /// [`DataParallel::gather_and_compute`] of the same batch copies only the rest.
     pub(crate) fn stage_while(
         &mut self,
         x: &Matrix<T>,
@@ -197,7 +197,7 @@ impl<T: Float> Stager<'_, T> {
         keep_going: impl Fn() -> bool,
     ) {
         let n = indices.len();
-        self.staged.shards = 0;
+        self.staged.rows = 0;
         let valid = check_batch(self.plan, self.rows.len(), n).is_ok()
             && x.rows() == t.rows()
             && check_indices(x.rows(), indices).is_ok();
@@ -208,13 +208,22 @@ impl<T: Float> Stager<'_, T> {
         self.staged.indices.extend_from_slice(indices);
         (self.staged.x, self.staged.t) = (address(x), address(t));
         for i in 0..self.plan.count(n) {
-            if !keep_going() {
-                break;
+            let range = self.plan.range(n, i);
+            let r = &mut self.rows[i];
+            if r.x.cols() != x.cols() || r.t.cols() != t.cols() {
+                return;
             }
-            let (r, idx) = (&mut self.rows[i], &indices[self.plan.range(n, i)]);
-            r.x.gather_rows_from(x, idx);
-            r.t.gather_rows_from(t, idx);
-            self.staged.shards = i + 1;
+            // no allocation, and no writes when the shard keeps its size
+            r.x.set_rows(range.len());
+            r.t.set_rows(range.len());
+            for (j, &src) in indices[range.clone()].iter().enumerate() {
+                if !keep_going() {
+                    return;
+                }
+                r.x.row_mut(j).copy_from_slice(x.row(src));
+                r.t.row_mut(j).copy_from_slice(t.row(src));
+                self.staged.rows = range.start + j + 1;
+            }
         }
     }
 }
@@ -244,7 +253,7 @@ impl<T: Float> DataParallel<T> {
             shards: (0..k)
                 .map(|_| Shard { ws: Workspace::new(net, rows), grads: Gradients::zeros_like(net), loss: T::ZERO })
                 .collect(),
-            staged: Staged { indices: Vec::with_capacity(batch_size), x: 0, t: 0, shards: 0 },
+            staged: Staged { indices: Vec::with_capacity(batch_size), x: 0, t: 0, rows: 0 },
             parallel,
         })
     }
@@ -279,18 +288,26 @@ impl<T: Float> DataParallel<T> {
     ) -> Result<T, ShapeError> {
         let st = &mut self.staged;
         let same = st.x == address(x) && st.t == address(t) && st.indices == indices;
-        let staged = if same { std::mem::take(&mut st.shards) } else { 0 };
-        st.shards = 0;
+        let staged = if same { st.rows } else { 0 };
+        st.rows = 0;
         let n = indices.len();
         let k = check_batch(self.plan, self.shards.len(), n)?;
         check_targets(x.rows(), &t.view())?;
         check_indices(x.rows(), indices)?;
         let plan = self.plan;
         self.run(k, |i, r, s| {
-            if i >= staged {
-                let rows = &indices[plan.range(n, i)];
+            let range = plan.range(n, i);
+            if staged <= range.start {
+                let rows = &indices[range];
                 r.x.gather_rows_from(x, rows);
                 r.t.gather_rows_from(t, rows);
+            } else if staged < range.end {
+                // the stager sized this shard's buffers and copied its first rows
+                for j in staged - range.start..range.len() {
+                    let src = indices[range.start + j];
+                    r.x.row_mut(j).copy_from_slice(x.row(src));
+                    r.t.row_mut(j).copy_from_slice(t.row(src));
+                }
             }
             s.loss = shard_gradients(net, r.x.view(), r.t.view(), objective, n, &mut s.ws, &mut s.grads)?;
             Ok(())
@@ -306,7 +323,7 @@ impl<T: Float> DataParallel<T> {
         t: MatRef<'_, T>,
         objective: &O,
     ) -> Result<T, ShapeError> {
-        self.staged.shards = 0;
+        self.staged.rows = 0;
         let n = x.rows();
         let k = check_batch(self.plan, self.shards.len(), n)?;
         check_targets(n, &t)?;
@@ -468,7 +485,7 @@ mod tests {
     }
 
     #[test]
-    fn staged_shards_are_used_only_for_the_same_batch() {
+    fn staged_rows_are_used_only_for_the_same_batch() {
         let (net, mut x, t) = setup();
         let loss = Loss::Mse(Reduction::Mean);
         let idx = [7, 1, 4, 9, 0, 2];
@@ -476,22 +493,23 @@ mod tests {
         let fresh = dp.gather_and_compute(&net, &x, &t, &idx, &loss).unwrap();
         let fresh_grads = dp.gradients().clone();
 
-        // all shards staged, then the same batch: the same result
+        // the whole batch staged, then the same batch: the same result
         dp.split().1.stage_while(&x, &t, &idx, || true);
-        assert_eq!(dp.staged.shards, 3);
+        assert_eq!(dp.staged.rows, 6);
         assert_eq!(dp.gather_and_compute(&net, &x, &t, &idx, &loss).unwrap(), fresh);
         assert_eq!(dp.gradients(), &fresh_grads);
-        assert_eq!(dp.staged.shards, 0, "staged rows are used once");
+        assert_eq!(dp.staged.rows, 0, "staged rows are used once");
 
-        // staging stops when told to: only the first shard is staged
+        // staging stops when told to: here after three rows (the first shard and half the second)
         let calls = std::cell::Cell::new(0);
         dp.split().1.stage_while(&x, &t, &idx, || {
             calls.set(calls.get() + 1);
-            calls.get() == 1
+            calls.get() <= 3
         });
-        assert_eq!(dp.staged.shards, 1);
-        // the staged rows really are reused: change x in place, the first shard still sees the old rows
+        assert_eq!(dp.staged.rows, 3);
+        // the staged rows really are reused: change x in place, the first three rows stay as staged
         x.set(7, 0, 100.0);
+        x.set(4, 1, -50.0);
         let mixed = dp.gather_and_compute(&net, &x, &t, &idx, &loss).unwrap();
         let changed = dp.gather_and_compute(&net, &x, &t, &idx, &loss).unwrap();
         assert_eq!(mixed, fresh);
@@ -505,6 +523,6 @@ mod tests {
         assert_eq!(e, check.gather_and_compute(&net, &x, &t, &other, &loss).unwrap());
         // invalid batches stage nothing
         dp.split().1.stage_while(&x, &t, &[0, 99], || true);
-        assert_eq!(dp.staged.shards, 0);
+        assert_eq!(dp.staged.rows, 0);
     }
 }

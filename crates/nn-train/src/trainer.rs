@@ -10,9 +10,11 @@
 //! epoch and batch, before any step is taken with it.
 //!
 //! The whole run executes inside one rayon pool (built once per fit with
-//! the configured number of threads); after the first batch nothing in the
-//! loop allocates, except the per-epoch record and, on a terminal, the
-//! progress bar's text (redrawn at most ten times a second).
+//! the configured number of threads). The optimizer step is serial; while it
+//! runs, an otherwise idle worker gathers the next batch's rows into the
+//! shards' buffers (and so stays awake for the next batch). After the first
+//! batch nothing in the loop allocates, except the per-epoch record and, on
+//! a terminal, the progress bar's text (redrawn at most ten times a second).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
