@@ -44,6 +44,17 @@ fn sgemm(
     }
 }
 
+/// Softmax of one row, in place, shifted by the row's maximum for stability.
+fn softmax(row: &mut [f32]) {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0.0;
+    row.iter_mut().for_each(|v| {
+        *v = (*v - max).exp();
+        sum += *v;
+    });
+    row.iter_mut().for_each(|v| *v /= sum);
+}
+
 /// The yardstick MLP: 784-64-10 (or any n_in-n_hidden-n_out), ReLU hidden
 /// layer, softmax output with summed cross-entropy (δ = softmax − t), plain SGD.
 pub struct PlainMlp {
@@ -84,13 +95,12 @@ impl PlainMlp {
         }
     }
 
-    /// One SGD step on a batch: `x` is rows × n_in, `labels` has one class per row.
-    /// Returns the summed cross-entropy of the batch.
-    pub fn step(&mut self, x: &[f32], labels: &[u8]) -> f32 {
+    /// Forward pass of the first `n` rows of `x` (at most the batch the
+    /// buffers were made for) into the buffers: U¹ = X W¹ + b¹, H¹ = relu(U¹),
+    /// and the logits U² = H¹ W² + b² in `out`.
+    fn forward(&mut self, x: &[f32], n: usize) {
         let (ni, nh, no) = (self.n_in, self.n_hidden, self.n_out);
-        let n = labels.len();
-        let (h1, out, d1) = (&mut self.h1[..n * nh], &mut self.out[..n * no], &mut self.d1[..n * nh]);
-        // forward: U¹ = X W¹ + b¹, H¹ = relu(U¹); U² = H¹ W² + b²
+        let (h1, out) = (&mut self.h1[..n * nh], &mut self.out[..n * no]);
         for r in 0..n {
             h1[r * nh..(r + 1) * nh].copy_from_slice(&self.b1);
             out[r * no..(r + 1) * no].copy_from_slice(&self.b2);
@@ -98,17 +108,19 @@ impl PlainMlp {
         sgemm(n, ni, nh, x, (ni, 1), &self.w1, (nh, 1), 1.0, h1);
         h1.iter_mut().for_each(|v| *v = v.max(0.0));
         sgemm(n, nh, no, h1, (nh, 1), &self.w2, (no, 1), 1.0, out);
+    }
+
+    /// One SGD step on a batch: `x` is rows × n_in, `labels` has one class per row.
+    /// Returns the summed cross-entropy of the batch.
+    pub fn step(&mut self, x: &[f32], labels: &[u8]) -> f32 {
+        let (ni, nh, no) = (self.n_in, self.n_hidden, self.n_out);
+        let n = labels.len();
+        self.forward(x, n);
+        let (h1, out, d1) = (&self.h1[..n * nh], &mut self.out[..n * no], &mut self.d1[..n * nh]);
         // softmax + cross-entropy: δ² = softmax − t
         let mut loss = 0.0;
-        for r in 0..n {
-            let row = &mut out[r * no..(r + 1) * no];
-            let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let mut sum = 0.0;
-            row.iter_mut().for_each(|v| {
-                *v = (*v - max).exp();
-                sum += *v;
-            });
-            row.iter_mut().for_each(|v| *v /= sum);
+        for (r, row) in out.chunks_exact_mut(no).enumerate() {
+            softmax(row);
             let c = labels[r] as usize;
             loss -= row[c].max(1e-30).ln();
             row[c] -= 1.0;
@@ -141,6 +153,21 @@ impl PlainMlp {
         }
         total / labels.len() as f32
     }
+
+    /// Softmax outputs for the rows of `x` (rows × n_in) into `probs`
+    /// (rows × n_out), a forward pass per chunk of as many rows as the
+    /// buffers hold (the `batch` given to [`PlainMlp::new`]).
+    pub fn predict(&mut self, x: &[f32], probs: &mut [f32]) {
+        let (ni, no) = (self.n_in, self.n_out);
+        let chunk = self.out.len() / no;
+        assert_eq!(x.len() / ni * no, probs.len(), "one output row per input row");
+        for (xs, ps) in x.chunks(chunk * ni).zip(probs.chunks_mut(chunk * no)) {
+            let n = xs.len() / ni;
+            self.forward(xs, n);
+            ps.copy_from_slice(&self.out[..n * no]);
+            ps.chunks_exact_mut(no).for_each(softmax);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -160,5 +187,19 @@ mod tests {
             last = mlp.epoch(&x, &labels, 16);
         }
         assert!(last < 0.5 * first, "loss {first} → {last}");
+    }
+
+    /// Inference gives probabilities, whatever the chunk its buffers hold.
+    #[test]
+    fn predict_gives_the_same_probabilities_in_any_chunk() {
+        let (n, ni, no) = (37, 8, 3);
+        let x: Vec<f32> = (0..n * ni).map(|i| ((i * 40503) % 997) as f32 / 997.0 - 0.5).collect();
+        let (mut whole, mut chunked) = (vec![0.0; n * no], vec![0.0; n * no]);
+        PlainMlp::new(ni, 5, no, 0.1, n).predict(&x, &mut whole);
+        PlainMlp::new(ni, 5, no, 0.1, 16).predict(&x, &mut chunked);
+        assert_eq!(whole, chunked);
+        for row in whole.chunks(no) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6, "{row:?}");
+        }
     }
 }

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::bench_report::BenchReportArgs;
+
 /// backprop-rs tasks: reproduce the tutorials' experiments, check gradients.
 #[derive(Debug, Parser)]
 #[command(name = "cargo xtask", bin_name = "cargo xtask", version, about, long_about = None)]
@@ -25,6 +27,9 @@ pub enum Command {
     /// Compare analytic and finite-difference gradients (f64) for every
     /// activation × loss on a small random network.
     Gradcheck(GradcheckArgs),
+    /// Print the benchmark tables and target ratios (Markdown) from criterion's saved results
+    /// (run `cargo bench -p benches` first).
+    BenchReport(BenchReportArgs),
 }
 
 /// Flags of `reproduce`.

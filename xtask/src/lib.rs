@@ -9,6 +9,8 @@
 //! - `cargo xtask reproduce all` runs every experiment and writes `REPORT.md`.
 //! - `cargo xtask gradcheck` compares analytic and finite-difference
 //!   gradients (f64) for every activation × loss.
+//! - `cargo xtask bench-report` prints the benchmark tables and target
+//!   ratios from criterion's saved results.
 //!
 //! ```
 //! use clap::Parser;
@@ -25,6 +27,7 @@
 //! assert!(Cli::try_parse_from(["xtask", "reproduce", "cifar"]).is_err());
 //! ```
 
+pub mod bench_report;
 pub mod cli;
 pub mod error;
 pub mod experiments;
@@ -51,5 +54,6 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Gradcheck(args) => gradcheck::run(&args),
+        Command::BenchReport(args) => bench_report::run(&args),
     }
 }
