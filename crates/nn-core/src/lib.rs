@@ -47,15 +47,17 @@ pub mod loss;
 pub mod matrix;
 pub mod network;
 pub mod optim;
+pub mod rows;
 
 pub use activation::Activation;
 pub use dense::Dense;
 pub use error::ShapeError;
 pub use float::Float;
-pub use gemm::{gemm, Op};
+pub use gemm::{gemm, gemm_with, Backend, GemmError, Op};
 pub use gradcheck::{check_gradients, GradCheckReport};
 pub use init::Init;
 pub use loss::{Loss, Reduction};
 pub use matrix::{MatMut, MatRef, Matrix};
 pub use network::{DenseGradients, Gradients, Network, NetworkBuilder, Workspace};
 pub use optim::{Adam, Momentum, Optimizer, Sgd};
+pub use rows::RowSource;

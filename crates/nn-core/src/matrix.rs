@@ -10,6 +10,7 @@
 
 use crate::error::ShapeError;
 use crate::float::Float;
+use crate::rows::RowSource;
 
 /// An owned row-major matrix: element (i, j) is `data[i * cols + j]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -216,13 +217,14 @@ impl<T: Float> Matrix<T> {
         Matrix { data, rows: indices.len(), cols: self.cols }
     }
 
-    /// Copies the rows listed in `indices` into `self`, reshaping it to
-    /// `indices.len() × src.cols()` (no allocation once large enough).
-    pub fn gather_rows_from(&mut self, src: &Matrix<T>, indices: &[usize]) {
-        self.cols = src.cols;
+    /// Copies the rows listed in `indices` of `src` (a matrix or any other
+    /// [`RowSource`]) into `self`, reshaping it to `indices.len() × src.n_cols()`
+    /// (no allocation once large enough). Panics if an index is out of range.
+    pub fn gather_rows_from<S: RowSource<T> + ?Sized>(&mut self, src: &S, indices: &[usize]) {
+        self.cols = src.n_cols();
         self.set_rows(indices.len());
         for (k, &i) in indices.iter().enumerate() {
-            self.row_mut(k).copy_from_slice(src.row(i));
+            src.copy_row(i, self.row_mut(k));
         }
     }
 

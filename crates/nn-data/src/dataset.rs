@@ -152,7 +152,7 @@ fn same_count(context: &str, what: &str, expected: usize, found: usize) -> Resul
 }
 
 /// Rows `..n` and `n..` of `m`, moving its buffer.
-fn split_rows<T: Float>(m: Matrix<T>, n: usize) -> Result<(Matrix<T>, Matrix<T>)> {
+pub(crate) fn split_rows<T: Float>(m: Matrix<T>, n: usize) -> Result<(Matrix<T>, Matrix<T>)> {
     let (rows, cols) = m.shape();
     let mut head = m.into_vec();
     let tail = head.split_off(n * cols);

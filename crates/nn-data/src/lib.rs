@@ -45,6 +45,6 @@ pub use boston::boston;
 pub use dataset::Dataset;
 pub use digits::digits;
 pub use error::{DataError, Result};
-pub use mnist::{mnist, Mnist, NielsenSplit, Normalisation};
+pub use mnist::{mnist, mnist_pixels, Mnist, MnistPixels, NielsenSplit, Normalisation, PixelRows, PixelSet};
 pub use toy::{toy_regression, xor};
 pub use transform::{argmax, argmax_rows, one_hot, Standardizer};

@@ -35,7 +35,7 @@
 //! # std::fs::remove_file(&path).unwrap();
 //! ```
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use nn_core::{Activation, Dense, Float, Matrix, Network};
@@ -86,13 +86,37 @@ pub fn to_safetensors_bytes<T: Float>(net: &Network<T>) -> Vec<u8> {
     });
     let widths: Vec<String> = net.widths().iter().map(usize::to_string).collect();
     let activations: Vec<String> = net.layers().iter().map(|l| l.activation.name()).collect();
-    let metadata = HashMap::from([
-        ("format".to_string(), FORMAT.to_string()),
-        ("architecture".to_string(), widths.join(",")),
-        ("activations".to_string(), activations.join(",")),
+    let metadata = BTreeMap::from([
+        ("format", FORMAT.to_string()),
+        ("architecture", widths.join(",")),
+        ("activations", activations.join(",")),
     ]);
-    safetensors::tensor::serialize(views, &Some(metadata))
-        .expect("serialising in-memory tensors of consistent shapes cannot fail")
+    let plain = safetensors::tensor::serialize(views, &None)
+        .expect("serialising in-memory tensors of consistent shapes cannot fail");
+    with_metadata(&plain, &metadata)
+}
+
+/// `plain` (a safetensors file without metadata) with `metadata` added to its
+/// header, keys in sorted order. safetensors' own writer takes the metadata
+/// as a `HashMap`, whose order changes from run to run; this keeps the same
+/// network's file the same, byte for byte. The header stays padded with
+/// spaces to a multiple of 8 bytes, and data offsets are relative to the end
+/// of the header, so they do not change.
+fn with_metadata(plain: &[u8], metadata: &BTreeMap<&str, String>) -> Vec<u8> {
+    let n = u64::from_le_bytes(plain[..8].try_into().expect("8-byte length prefix")) as usize;
+    let header = std::str::from_utf8(&plain[8..8 + n]).expect("safetensors writes a UTF-8 header").trim_end();
+    let rest = header.strip_prefix('{').expect("the header is a JSON object");
+    let meta = serde_json::to_string(metadata).expect("a map of strings is valid JSON");
+    let comma = if rest.trim_start().starts_with('}') { "" } else { "," };
+    let mut out_header = format!("{{\"__metadata__\":{meta}{comma}{rest}");
+    while out_header.len() % 8 != 0 {
+        out_header.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + out_header.len() + plain.len() - 8 - n);
+    out.extend_from_slice(&(out_header.len() as u64).to_le_bytes());
+    out.extend_from_slice(out_header.as_bytes());
+    out.extend_from_slice(&plain[8 + n..]);
+    out
 }
 
 /// Saves `net` to `path` in the safetensors format, through a temporary file

@@ -43,7 +43,7 @@
 
 use std::ops::Range;
 
-use nn_core::{Float, Gradients, MatRef, Matrix, Network, ShapeError, Workspace};
+use nn_core::{Float, Gradients, MatRef, Matrix, Network, RowSource, ShapeError, Workspace};
 use rayon::prelude::*;
 
 use crate::error::TrainError;
@@ -189,9 +189,9 @@ impl<T: Float> Stager<'_, T> {
     /// Copies the rows of the batch `indices` of `x` and `t` into the
     /// shards' buffers, row by row while `keep_going()` holds; the next
     /// [`DataParallel::gather_and_compute`] of the same batch copies only the rest.
-    pub(crate) fn stage_while(
+    pub(crate) fn stage_while<X: RowSource<T> + ?Sized>(
         &mut self,
-        x: &Matrix<T>,
+        x: &X,
         t: &Matrix<T>,
         indices: &[usize],
         keep_going: impl Fn() -> bool,
@@ -199,8 +199,8 @@ impl<T: Float> Stager<'_, T> {
         let n = indices.len();
         self.staged.rows = 0;
         let valid = check_batch(self.plan, self.rows.len(), n).is_ok()
-            && x.rows() == t.rows()
-            && check_indices(x.rows(), indices).is_ok();
+            && x.n_rows() == t.rows()
+            && check_indices(x.n_rows(), indices).is_ok();
         if !valid {
             return;
         }
@@ -210,7 +210,7 @@ impl<T: Float> Stager<'_, T> {
         for i in 0..self.plan.count(n) {
             let range = self.plan.range(n, i);
             let r = &mut self.rows[i];
-            if r.x.cols() != x.cols() || r.t.cols() != t.cols() {
+            if r.x.cols() != x.n_cols() || r.t.cols() != t.cols() {
                 return;
             }
             // no allocation, and no writes when the shard keeps its size
@@ -220,7 +220,7 @@ impl<T: Float> Stager<'_, T> {
                 if !keep_going() {
                     return;
                 }
-                r.x.row_mut(j).copy_from_slice(x.row(src));
+                x.copy_row(src, r.x.row_mut(j));
                 r.t.row_mut(j).copy_from_slice(t.row(src));
                 self.staged.rows = range.start + j + 1;
             }
@@ -228,8 +228,8 @@ impl<T: Float> Stager<'_, T> {
     }
 }
 
-fn address<T>(m: &Matrix<T>) -> usize {
-    std::ptr::from_ref(m) as usize
+fn address<M: ?Sized>(m: &M) -> usize {
+    std::ptr::from_ref(m).cast::<u8>() as usize
 }
 
 impl<T: Float> DataParallel<T> {
@@ -275,13 +275,14 @@ impl<T: Float> DataParallel<T> {
         (&self.shards[0].grads, stager)
     }
 
-    /// ∇E and E of the batch made of rows `indices` of `x` and `t`: each
-    /// shard gathers its rows into its own buffers, so the data stays where
-    /// it is. Returns E; ∇E is then in [`DataParallel::gradients`].
-    pub fn gather_and_compute<O: Objective<T> + ?Sized>(
+    /// ∇E and E of the batch made of rows `indices` of `x` (a [`Matrix`] or
+    /// any other [`RowSource`]) and `t`: each shard gathers its rows into its
+    /// own buffers, so the data stays where it is. Returns E; ∇E is then in
+    /// [`DataParallel::gradients`].
+    pub fn gather_and_compute<O: Objective<T> + ?Sized, X: RowSource<T> + ?Sized>(
         &mut self,
         net: &Network<T>,
-        x: &Matrix<T>,
+        x: &X,
         t: &Matrix<T>,
         indices: &[usize],
         objective: &O,
@@ -292,8 +293,15 @@ impl<T: Float> DataParallel<T> {
         st.rows = 0;
         let n = indices.len();
         let k = check_batch(self.plan, self.shards.len(), n)?;
-        check_targets(x.rows(), &t.view())?;
-        check_indices(x.rows(), indices)?;
+        check_targets(x.n_rows(), &t.view())?;
+        check_indices(x.n_rows(), indices)?;
+        if x.n_cols() != net.inputs() {
+            return Err(ShapeError::new(
+                "DataParallel inputs",
+                format!("{} columns (the network's input width)", net.inputs()),
+                format!("{} columns", x.n_cols()),
+            ));
+        }
         let plan = self.plan;
         self.run(k, |i, r, s| {
             let range = plan.range(n, i);
@@ -305,7 +313,7 @@ impl<T: Float> DataParallel<T> {
                 // the stager sized this shard's buffers and copied its first rows
                 for j in staged - range.start..range.len() {
                     let src = indices[range.start + j];
-                    r.x.row_mut(j).copy_from_slice(x.row(src));
+                    x.copy_row(src, r.x.row_mut(j));
                     r.t.row_mut(j).copy_from_slice(t.row(src));
                 }
             }

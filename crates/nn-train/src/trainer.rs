@@ -19,7 +19,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use nn_core::{Float, Matrix, Network, Optimizer, ShapeError};
+use nn_core::{Float, Matrix, Network, Optimizer, RowSource, ShapeError};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -147,7 +147,7 @@ pub struct Trainer<'a, T> {
     config: TrainConfig,
     objective: Option<&'a dyn Objective<T>>,
     optimizer: Option<&'a mut (dyn Optimizer<T> + Send)>,
-    train: Option<(&'a Matrix<T>, &'a Matrix<T>)>,
+    train: Option<(&'a dyn RowSource<T>, &'a Matrix<T>)>,
     evals: Vec<EvalSet<'a, T>>,
     metrics: Vec<Metric>,
     on_epoch: Option<EpochCallback<'a>>,
@@ -181,8 +181,10 @@ impl<'a, T: Float> Trainer<'a, T> {
         self
     }
 
-    /// The training inputs `x` (one sample per row) and targets `y`.
-    pub fn train_set(mut self, x: &'a Matrix<T>, y: &'a Matrix<T>) -> Self {
+    /// The training inputs `x` (one sample per row: a [`Matrix`], or any
+    /// [`RowSource`], e.g. pixels kept as bytes and converted batch by batch)
+    /// and targets `y`.
+    pub fn train_set(mut self, x: &'a dyn RowSource<T>, y: &'a Matrix<T>) -> Self {
         self.train = Some((x, y));
         self
     }
@@ -227,11 +229,11 @@ impl<'a, T: Float> Trainer<'a, T> {
             check_set(net, e.name, e.x, e.y)?;
         }
         objective.check(net)?;
-        let batches = config.batches(x.rows());
+        let batches = config.batches(x.n_rows());
         if batches == 0 {
             return Err(TrainError::Config(format!(
                 "no full batch: {} training samples, batch size {}, last partial batch dropped",
-                x.rows(),
+                x.n_rows(),
                 config.batch_size
             )));
         }
@@ -242,7 +244,7 @@ impl<'a, T: Float> Trainer<'a, T> {
             evaluator: Evaluator::new(net, threads),
             preds: evals.iter().map(|e| Matrix::zeros(e.x.rows(), net.outputs())).collect(),
             losses: evals.iter().map(|e| vec![0.0; Evaluator::<T>::chunks(e.x.rows())]).collect(),
-            order: (0..x.rows()).collect(),
+            order: (0..x.n_rows()).collect(),
             reporter: Reporter::new(config.progress, config.epochs),
             config,
             objective,
@@ -274,19 +276,22 @@ fn missing(what: &str) -> TrainError {
 }
 
 /// Checks a data set against the network: rows match, widths match, values finite.
-fn check_set<T: Float>(net: &Network<T>, name: &str, x: &Matrix<T>, y: &Matrix<T>) -> Result<(), TrainError> {
+fn check_set<T: Float>(net: &Network<T>, name: &str, x: &dyn RowSource<T>, y: &Matrix<T>) -> Result<(), TrainError> {
     let shape =
         |expected: String, found: String| TrainError::Shape(ShapeError::new(format!("{name} set"), expected, found));
-    if x.rows() != y.rows() {
-        return Err(shape(format!("one target row per input row ({})", x.rows()), format!("{} target rows", y.rows())));
+    if x.n_rows() != y.rows() {
+        return Err(shape(
+            format!("one target row per input row ({})", x.n_rows()),
+            format!("{} target rows", y.rows()),
+        ));
     }
-    if x.rows() == 0 {
+    if x.n_rows() == 0 {
         return Err(shape("at least one sample".into(), "none".into()));
     }
-    if x.cols() != net.inputs() {
+    if x.n_cols() != net.inputs() {
         return Err(shape(
             format!("{} input columns (the network's input width)", net.inputs()),
-            format!("{} columns", x.cols()),
+            format!("{} columns", x.n_cols()),
         ));
     }
     if y.cols() != net.outputs() {
@@ -295,19 +300,16 @@ fn check_set<T: Float>(net: &Network<T>, name: &str, x: &Matrix<T>, y: &Matrix<T
             format!("{} columns", y.cols()),
         ));
     }
-    for (part, m) in [("inputs", x), ("targets", y)] {
-        if let Some(k) = m.as_slice().iter().position(|v| !v.is_finite()) {
-            return Err(TrainError::NonFiniteData {
-                set: name.to_string(),
-                part,
-                row: k / m.cols(),
-                col: k % m.cols(),
-                value: m.as_slice()[k].to_f64(),
-            });
+    for (part, m) in [("inputs", x), ("targets", y as &dyn RowSource<T>)] {
+        if let Some((row, col, value)) = m.first_non_finite() {
+            return Err(TrainError::NonFiniteData { set: name.to_string(), part, row, col, value });
         }
     }
     Ok(())
 }
+
+/// The next batch: inputs, targets and the rows it takes from them.
+type NextBatch<'b, T> = (&'b dyn RowSource<T>, &'b Matrix<T>, &'b [usize]);
 
 /// The optimizer step, and the gathering of the next batch's rows.
 ///
@@ -322,7 +324,7 @@ fn step_and_stage<T: Float>(
     net: &mut Network<T>,
     dp: &mut DataParallel<T>,
     spin: bool,
-    next: Option<(&Matrix<T>, &Matrix<T>, &[usize])>,
+    next: Option<NextBatch<'_, T>>,
 ) -> Result<(), ShapeError> {
     let (grads, mut stager) = dp.split();
     if !spin {
@@ -359,7 +361,7 @@ struct Run<'a, T> {
     config: TrainConfig,
     objective: &'a dyn Objective<T>,
     optimizer: &'a mut (dyn Optimizer<T> + Send),
-    x: &'a Matrix<T>,
+    x: &'a dyn RowSource<T>,
     y: &'a Matrix<T>,
     evals: Vec<EvalSet<'a, T>>,
     metrics: Vec<Metric>,

@@ -213,3 +213,20 @@ fn shape_dtype_and_metadata_mismatches_are_listed() {
     let msg = load_safetensors_into(&mut wider, &path).unwrap_err().to_string();
     assert!(msg.contains("the network has widths 6-7 but the file 6-5-4-3"), "{msg}");
 }
+
+/// The same network gives the same file, byte for byte (metadata keys sorted,
+/// header padded to 8 bytes), and safetensors reads the metadata back.
+#[test]
+fn the_same_network_gives_the_same_bytes() {
+    let first = to_safetensors_bytes(&net::<f32>(4));
+    for _ in 0..8 {
+        assert_eq!(to_safetensors_bytes(&net::<f32>(4)), first);
+    }
+    let header_len = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+    assert_eq!(header_len % 8, 0);
+    let header = std::str::from_utf8(&first[8..8 + header_len]).unwrap();
+    assert!(header.starts_with(r#"{"__metadata__":{"activations":"leaky_relu"#), "{header}");
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&first).unwrap();
+    assert_eq!(meta.metadata().as_ref().unwrap()["architecture"], "6,5,4,3");
+    assert_eq!(from_safetensors_bytes::<f32>(&first, std::path::Path::new("mem")).unwrap(), net::<f32>(4));
+}

@@ -126,3 +126,29 @@ fn epoch_order_is_the_data_crates_shuffle() {
         assert_eq!(order, batches.order());
     }
 }
+
+/// Training straight from the bytes (`PixelRows`, rows converted as they are
+/// gathered) gives the same weights, bit for bit, as training from the
+/// converted `f32` matrix, on one thread and on two.
+#[test]
+fn training_from_bytes_equals_training_from_the_converted_matrix() {
+    let m = nn_data::mnist_pixels::<f32>(MNIST, Normalisation::Centered).expect("MNIST is in datasets/mnist");
+    let (small, _) = m.train.into_split(1000).unwrap();
+    let converted = small.to_dataset().unwrap();
+    let loss = Loss::SoftmaxCrossEntropy(Reduction::Sum);
+    let train = |x: &dyn nn_core::RowSource<f32>, threads: usize| {
+        let mut net = network(5);
+        let mut sgd = Sgd::new(0.005);
+        Trainer::new(&config(threads, 16, 8))
+            .objective(&loss)
+            .optimizer(&mut sgd)
+            .train_set(x, &small.y)
+            .fit(&mut net)
+            .unwrap();
+        net
+    };
+    let from_matrix = train(&converted.x, 1);
+    assert_ne!(from_matrix, network(5));
+    assert_eq!(train(&small.x, 1), from_matrix);
+    assert_eq!(train(&small.x, 2), from_matrix);
+}
