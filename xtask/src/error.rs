@@ -39,6 +39,12 @@ pub enum XtaskError {
         /// serde_json's error.
         source: serde_json::Error,
     },
+    /// Training stopped (diverged, or a setup the trainer rejects).
+    #[error(transparent)]
+    Train(#[from] nn_train::TrainError),
+    /// Writing or reading a checkpoint.
+    #[error(transparent)]
+    Checkpoint(#[from] nn_train::CheckpointError),
     /// A check that failed (for example a gradient check above tolerance).
     #[error("{0}")]
     Failed(String),

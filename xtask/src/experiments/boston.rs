@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
 use crate::experiments::common::{summary, summary_text, BiasMeanSgd, Ctx};
-use crate::experiments::train::{Fit, History};
+use crate::experiments::train::{history_json, Fit, History};
 use crate::plot::{Chart, Mark, Series};
 use crate::report::{Goal, Report, Row};
 
@@ -132,9 +132,9 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         "mae.png",
         "test MAE per epoch",
         &Chart::new("Boston 13-10-1: test MAE", "epoch", "MAE (k$)")
-            .with(Series::per_epoch("test", &history.metric("test", "mae"))),
+            .with(Series::per_epoch("test", &history.series("test", "mae"))),
     )?;
     ctx.save_model(&mut report, &net, "model.safetensors")?;
-    report.details = serde_json::json!({ "history": history.to_json(), "sweep_test_mae": maes });
+    report.details = serde_json::json!({ "history": history_json(&history), "sweep_test_mae": maes });
     Ok(report)
 }

@@ -61,6 +61,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The first `--limit` samples of an image set kept as bytes.
+    pub fn limit_pixels<T: Float>(&self, set: nn_data::PixelSet<T>) -> Result<nn_data::PixelSet<T>> {
+        match self.opts.limit {
+            Some(n) if n < set.len() => Ok(set.into_split(n)?.0),
+            _ => Ok(set),
+        }
+    }
+
     /// Prints a line unless `--quiet`.
     pub fn say(&self, line: impl AsRef<str>) {
         if !self.opts.quiet {
@@ -93,7 +101,7 @@ impl<'a> Ctx<'a> {
 
     /// Saves `net` as `file` (safetensors) in the output folder and lists it.
     pub fn save_model(&self, report: &mut Report, net: &Network<f32>, file: &str) -> Result<()> {
-        crate::experiments::train::save_checkpoint(net, &self.out_dir.join(file))?;
+        nn_train::save_safetensors(net, self.out_dir.join(file))?;
         report.files.push(file.into());
         Ok(())
     }

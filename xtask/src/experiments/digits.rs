@@ -16,7 +16,7 @@
 //!    initialisation, softmax + cross-entropy (mean), Adam(1e-3), batch 16.
 
 use nn_core::activation::sigmoid;
-use nn_core::{Activation, Adam, Float, Init, Loss, MatRef, Network, NetworkBuilder, Reduction, Workspace};
+use nn_core::{Activation, Adam, Float, Init, Loss, MatRef, Network, NetworkBuilder, Reduction, ShapeError, Workspace};
 use nn_data::{transform, Dataset};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -25,9 +25,10 @@ use crate::error::Result;
 use crate::experiments::common::{
     accuracy, confusion_counts, predict_classes, summary, summary_text, BiasMeanSgd, Ctx,
 };
-use crate::experiments::train::{classification_report, AsLoss, Fit, History, Objective};
+use crate::experiments::train::{history_json, Fit, History};
 use crate::plot::{Chart, Series};
 use crate::report::{Goal, Report, Row, TextBlock};
+use nn_train::Objective;
 
 /// The tutorial's epochs.
 pub const EPOCHS: usize = 50;
@@ -47,9 +48,22 @@ const CLASSES: usize = 10;
 pub struct FaithfulSigmoidMse;
 
 impl<T: Float> Objective<T> for FaithfulSigmoidMse {
-    fn output_delta(&self, _net: &Network<T>, targets: MatRef<'_, T>, ws: &mut Workspace<T>, _divisor: usize) -> T {
+    fn output_delta(
+        &self,
+        _net: &Network<T>,
+        targets: MatRef<'_, T>,
+        ws: &mut Workspace<T>,
+        _divisor: usize,
+    ) -> std::result::Result<T, ShapeError> {
         let two = T::from_f64(2.0);
         let (_u, h, mut delta) = ws.output_parts();
+        if targets.rows() != h.rows() || targets.cols() != h.cols() {
+            return Err(ShapeError::new(
+                "FaithfulSigmoidMse targets",
+                format!("{}×{}", h.rows(), h.cols()),
+                format!("{}×{}", targets.rows(), targets.cols()),
+            ));
+        }
         let mut total = T::ZERO;
         for i in 0..h.rows() {
             let (hr, tr) = (h.row(i), targets.row(i));
@@ -61,11 +75,14 @@ impl<T: Float> Objective<T> for FaithfulSigmoidMse {
                 dr[j] = two * e * s * (T::ONE - s);
             }
         }
-        total
+        Ok(total)
+    }
+
+    /// Summed over the batch, as the tutorial's loss.
+    fn reduction(&self) -> Reduction {
+        Reduction::Sum
     }
 }
-
-impl AsLoss for FaithfulSigmoidMse {}
 
 /// Which of the three runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,7 +222,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     ] {
         report.blocks.push(TextBlock {
             title: format!("{name}: per-class report (test set)"),
-            body: classification_report(&o.predicted, &o.labels, CLASSES),
+            body: nn_train::metrics::classification_report(&o.predicted, &o.labels, CLASSES)?.to_table(2),
         });
         let caption = format!("confusion matrix, {name}, accuracy {:.3}", o.accuracy);
         ctx.confusion(&mut report, file, &caption, &confusion_counts(&o.predicted, &o.labels, CLASSES))?;
@@ -215,17 +232,17 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         "accuracy.png",
         "test accuracy per epoch of the three runs",
         &Chart::new("digits: test accuracy", "epoch", "accuracy")
-            .with(Series::per_epoch("faithful (σ′(σ(z)))", &faithful.history.metric("test", "accuracy")))
-            .with(Series::per_epoch("correct math (σ′(z))", &correct.history.metric("test", "accuracy")))
-            .with(Series::per_epoch("sound (softmax + CE, Adam)", &sound.history.metric("test", "accuracy"))),
+            .with(Series::per_epoch("faithful (σ′(σ(z)))", &faithful.history.series("test", "accuracy")))
+            .with(Series::per_epoch("correct math (σ′(z))", &correct.history.series("test", "accuracy")))
+            .with(Series::per_epoch("sound (softmax + CE, Adam)", &sound.history.series("test", "accuracy"))),
     )?;
     ctx.save_model(&mut report, &faithful.net, "model.safetensors")?;
     ctx.save_model(&mut report, &correct.net, "model-correct.safetensors")?;
     ctx.save_model(&mut report, &sound.net, "model-sound.safetensors")?;
     report.details = serde_json::json!({
-        "faithful": faithful.history.to_json(),
-        "correct": correct.history.to_json(),
-        "sound": sound.history.to_json(),
+        "faithful": history_json(&faithful.history),
+        "correct": history_json(&correct.history),
+        "sound": history_json(&sound.history),
     });
     Ok(report)
 }
@@ -244,7 +261,7 @@ mod tests {
         let x = Matrix::zeros(1, 1);
         net.forward(x.view(), &mut ws).unwrap();
         let t = Matrix::zeros(1, 1);
-        let e = FaithfulSigmoidMse.output_delta(&net, t.view(), &mut ws, 1);
+        let e = FaithfulSigmoidMse.output_delta(&net, t.view(), &mut ws, 1).unwrap();
         assert_eq!(e, 0.25);
         // δ = 2·0.5·σ′(0.5), not 2·0.5·σ′(0) = 0.25
         let s = sigmoid(0.5f64);

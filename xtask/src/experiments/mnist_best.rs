@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
 use crate::experiments::common::{confusion_counts, predict_classes, Ctx};
-use crate::experiments::train::Fit;
+use crate::experiments::train::{history_json, Fit};
 use crate::plot::{Chart, Series};
 use crate::report::{Goal, Report, Row};
 
@@ -32,9 +32,9 @@ pub fn learning_rate(epoch: usize) -> f64 {
 /// Trains the recipe, evaluates, writes the model and the plots.
 pub fn run(ctx: &Ctx) -> Result<Report> {
     let mut report = ctx.report("mnist-best", "784-256-128-10 ReLU (He), softmax + CE, Adam with step decay, batch 64");
-    let data = nn_data::mnist::<f32>(ctx.data("mnist"), Normalisation::Unit)?;
-    let train = ctx.limit(data.train)?;
-    let test = ctx.limit(data.test)?;
+    let data = nn_data::mnist_pixels::<f32>(ctx.data("mnist"), Normalisation::Unit)?;
+    let train = ctx.limit_pixels(data.train)?;
+    let test = ctx.limit_pixels(data.test)?.to_dataset()?;
     report.train_samples = train.len();
     report.update_rule = vec![
         "loss: softmax + cross-entropy, Reduction::Mean (δ = (softmax − t)/B)".into(),
@@ -53,11 +53,15 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         .biases(Init::Zeros)
         .build::<f32, _>(&mut rng);
     let mut adam = Adam::<f32>::new(LR);
-    let fit = Fit::new(ctx, &train, 64).keep_last(true).eval("test", &test).accuracy().lr_schedule(learning_rate);
+    let fit = Fit::rows(ctx, &train.x, &train.y, 64)
+        .keep_last(true)
+        .eval("test", &test)
+        .accuracy()
+        .lr_schedule(learning_rate);
     let history = fit.run(&mut net, &Loss::SoftmaxCrossEntropy(Reduction::Mean), &mut adam)?;
     let train_seconds = start.elapsed().as_secs_f64();
 
-    let acc = history.metric("test", "accuracy");
+    let acc = history.series("test", "accuracy");
     let last = *acc.last().expect("epochs");
     let row = Row::new(format!("test accuracy, epoch {}", ctx.epochs), last, 4);
     report.rows.push(if ctx.comparable() {
@@ -83,7 +87,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         "loss.png",
         "training loss per epoch",
         &Chart::new("MNIST 784-256-128-10, Adam: training loss", "epoch", "cross-entropy per sample")
-            .with(Series::per_epoch("train", &history.train_loss_per_sample()))
+            .with(Series::per_epoch("train", &history.train_losses()))
             .log_y(),
     )?;
     ctx.confusion(
@@ -93,7 +97,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         &confusion_counts(&predicted, &labels, 10),
     )?;
     ctx.save_model(&mut report, &net, "model.safetensors")?;
-    report.details = serde_json::json!({ "history": history.to_json(), "train_seconds": train_seconds });
+    report.details = serde_json::json!({ "history": history_json(&history), "train_seconds": train_seconds });
     Ok(report)
 }
 

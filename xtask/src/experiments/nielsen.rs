@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
 use crate::experiments::common::Ctx;
-use crate::experiments::train::Fit;
+use crate::experiments::train::{history_json, Fit};
 use crate::plot::{Chart, Series};
 use crate::report::{Goal, Report, Row};
 
@@ -25,10 +25,13 @@ pub const EPOCHS: usize = 30;
 pub fn run(ctx: &Ctx) -> Result<Report> {
     let mut report =
         ctx.report("nielsen", "784-30-10 sigmoid, cross-entropy, L2 λ = 0.1, η = 3.0 (Nielsen, chapter 3)");
-    let split = nn_data::mnist::<f32>(ctx.data("mnist"), Normalisation::Unit)?.nielsen_split()?;
-    let train = ctx.limit(split.train)?;
-    let validation = ctx.limit(split.validation)?;
-    let test = ctx.limit(split.test)?;
+    // Nielsen's split: the first 50 000 training images train, the last 10 000 validate
+    let data = nn_data::mnist_pixels::<f32>(ctx.data("mnist"), Normalisation::Unit)?;
+    let at = data.train.len().saturating_sub(nn_data::mnist::NIELSEN_VALIDATION);
+    let (train, validation) = data.train.into_split(at)?;
+    let train = ctx.limit_pixels(train)?;
+    let validation = ctx.limit_pixels(validation)?.to_dataset()?;
+    let test = ctx.limit_pixels(data.test)?.to_dataset()?;
     let n = train.len();
     report.train_samples = n;
     report.update_rule = vec![
@@ -53,11 +56,11 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         .build::<f32, _>(&mut rng);
     let loss = Loss::SigmoidBce(Reduction::Mean);
     let mut sgd = Sgd::new(3.0).with_l2(0.1, n);
-    let fit = Fit::new(ctx, &train, 10).eval("validation", &validation).eval("test", &test).accuracy();
+    let fit = Fit::rows(ctx, &train.x, &train.y, 10).eval("validation", &validation).eval("test", &test).accuracy();
     let history = fit.run(&mut net, &loss, &mut sgd)?;
 
-    let test_acc = history.metric("test", "accuracy");
-    let val_acc = history.metric("validation", "accuracy");
+    let test_acc = history.series("test", "accuracy");
+    let val_acc = history.series("validation", "accuracy");
     let last = *test_acc.last().expect("at least one epoch");
     let label = format!("test accuracy, epoch {}", ctx.epochs);
     report.rows.push(if ctx.comparable() {
@@ -95,9 +98,9 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         "loss.png",
         "training loss (cross-entropy per sample, without the L2 term) per epoch",
         &Chart::new("Nielsen 784-30-10: training loss", "epoch", "cross-entropy per sample")
-            .with(Series::per_epoch("train", &history.train_loss_per_sample())),
+            .with(Series::per_epoch("train", &history.train_losses())),
     )?;
     ctx.save_model(&mut report, &net, "model.safetensors")?;
-    report.details = history.to_json();
+    report.details = history_json(&history);
     Ok(report)
 }

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
 use crate::experiments::common::Ctx;
-use crate::experiments::train::{Fit, History};
+use crate::experiments::train::{history_json, Fit, History};
 use crate::plot::{Chart, Mark, Series};
 use crate::report::{Goal, Report, Row};
 
@@ -87,7 +87,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
 
     let (nonlinear, h_nl) = train_once(ctx, &ds, false, ctx.seed, ctx.opts.quiet)?;
     let (linear, h_lin) = train_once(ctx, &ds, true, ctx.seed, ctx.opts.quiet)?;
-    let half = |h: &History| h.metric("train", "mse").iter().map(|m| m / 2.0).collect::<Vec<f64>>();
+    let half = |h: &History| h.series("train", "mse").iter().map(|m| m / 2.0).collect::<Vec<f64>>();
     let (e_nl, e_lin) = (half(&h_nl), half(&h_lin));
     let (last_nl, last_lin) = (*e_nl.last().expect("epochs"), *e_lin.last().expect("epochs"));
     let full = ctx.comparable();
@@ -149,8 +149,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     )?;
     ctx.save_model(&mut report, &nonlinear, "model.safetensors")?;
     ctx.save_model(&mut report, &linear, "model-linear.safetensors")?;
-    report.details =
-        serde_json::json!({ "nonlinear": h_nl.to_json(), "linear": h_lin.to_json(), "best_line_loss": floor });
+    report.details = serde_json::json!({ "nonlinear": history_json(&h_nl), "linear": history_json(&h_lin), "best_line_loss": floor });
     Ok(report)
 }
 

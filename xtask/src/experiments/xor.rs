@@ -170,8 +170,8 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         "loss.png",
         "mean BCE per epoch, first seed of each setting",
         &Chart::new(format!("XOR: loss per epoch (seed {})", ctx.seed), "epoch", "mean binary cross-entropy")
-            .with(Series::new("tutorial's 2-2-1", thin(&firsts[0].history.train_loss_per_sample()), Mark::Line))
-            .with(Series::new("2-4-1", thin(&firsts[1].history.train_loss_per_sample()), Mark::Line))
+            .with(Series::new("tutorial's 2-2-1", thin(&firsts[0].history.train_losses()), Mark::Line))
+            .with(Series::new("2-4-1", thin(&firsts[1].history.train_losses()), Mark::Line))
             .log_y(),
     )?;
     ctx.save_model(&mut report, &firsts[0].net, "model.safetensors")?;
