@@ -177,7 +177,7 @@ fn inference(c: &mut Criterion) {
     let net = network();
 
     let mut group = c.benchmark_group("inference");
-    group.sample_size(20);
+    group.sample_size(20).measurement_time(Duration::from_secs(8));
     group.throughput(Throughput::Elements(n as u64));
     let mut ws = Workspace::new(&net, n);
     group.bench_function(BenchmarkId::new("ours-forward", n), |b| {
