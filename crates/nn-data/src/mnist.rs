@@ -164,9 +164,7 @@ impl LabelledImages {
         }
         Ok(self.labels.iter().map(|&l| usize::from(l)).collect())
     }
-}
 
-impl LabelledImages {
     /// Like [`LabelledImages::to_dataset`], but the images stay bytes: x is a
     /// [`PixelRows`] that converts rows with `norm` as they are read (47 MB
     /// for MNIST's training images instead of 188 MB as `f32`). Consumes
@@ -409,16 +407,35 @@ pub fn mnist<T: Float>(dir: impl AsRef<Path>, norm: Normalisation) -> Result<Mni
     Ok(Mnist { train: raw.train.to_dataset(norm, 10)?, test: raw.test.to_dataset(norm, 10)? })
 }
 
+/// Where Nielsen's split cuts a training set of `n` samples: n − 10 000.
+fn nielsen_cut(context: &'static str, n: usize) -> Result<usize> {
+    n.checked_sub(NIELSEN_VALIDATION).ok_or_else(|| DataError::invalid(context, "at least 10000 training samples", n))
+}
+
 impl<T: Float> Mnist<T> {
     /// Nielsen's split: the first n − 10 000 training samples train, the last
     /// 10 000 validate, the test set is unchanged. Moves the data (no copy).
     /// Errors if the training set has fewer than 10 000 samples.
     pub fn nielsen_split(self) -> Result<NielsenSplit<T>> {
-        let n = self.train.len();
-        let at = n
-            .checked_sub(NIELSEN_VALIDATION)
-            .ok_or_else(|| DataError::invalid("Mnist::nielsen_split", "at least 10000 training samples", n))?;
+        let at = nielsen_cut("Mnist::nielsen_split", self.train.len())?;
         let (train, validation) = self.train.into_split(at)?;
         Ok(NielsenSplit { train, validation, test: self.test })
+    }
+}
+
+impl<T: Float> MnistPixels<T> {
+    /// Nielsen's split of the sets kept as bytes, as [`Mnist::nielsen_split`]:
+    /// (train, validation, test). Moves the pixels (no copy).
+    ///
+    /// ```
+    /// use nn_data::mnist::{mnist_pixels, Normalisation};
+    /// let (train, validation, test) = mnist_pixels::<f32>("../../datasets/mnist", Normalisation::Unit)?.nielsen_split()?;
+    /// assert_eq!((train.len(), validation.len(), test.len()), (50_000, 10_000, 10_000));
+    /// # Ok::<(), nn_data::DataError>(())
+    /// ```
+    pub fn nielsen_split(self) -> Result<(PixelSet<T>, PixelSet<T>, PixelSet<T>)> {
+        let at = nielsen_cut("MnistPixels::nielsen_split", self.train.len())?;
+        let (train, validation) = self.train.into_split(at)?;
+        Ok((train, validation, self.test))
     }
 }

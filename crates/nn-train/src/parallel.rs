@@ -295,13 +295,6 @@ impl<T: Float> DataParallel<T> {
         let k = check_batch(self.plan, self.shards.len(), n)?;
         check_targets(x.n_rows(), &t.view())?;
         check_indices(x.n_rows(), indices)?;
-        if x.n_cols() != net.inputs() {
-            return Err(ShapeError::new(
-                "DataParallel inputs",
-                format!("{} columns (the network's input width)", net.inputs()),
-                format!("{} columns", x.n_cols()),
-            ));
-        }
         let plan = self.plan;
         self.run(k, |i, r, s| {
             let range = plan.range(n, i);

@@ -25,13 +25,11 @@ pub const EPOCHS: usize = 30;
 pub fn run(ctx: &Ctx) -> Result<Report> {
     let mut report =
         ctx.report("nielsen", "784-30-10 sigmoid, cross-entropy, L2 λ = 0.1, η = 3.0 (Nielsen, chapter 3)");
-    // Nielsen's split: the first 50 000 training images train, the last 10 000 validate
-    let data = nn_data::mnist_pixels::<f32>(ctx.data("mnist"), Normalisation::Unit)?;
-    let at = data.train.len().saturating_sub(nn_data::mnist::NIELSEN_VALIDATION);
-    let (train, validation) = data.train.into_split(at)?;
+    let (train, validation, test) =
+        nn_data::mnist_pixels::<f32>(ctx.data("mnist"), Normalisation::Unit)?.nielsen_split()?;
     let train = ctx.limit_pixels(train)?;
     let validation = ctx.limit_pixels(validation)?.to_dataset()?;
-    let test = ctx.limit_pixels(data.test)?.to_dataset()?;
+    let test = ctx.limit_pixels(test)?.to_dataset()?;
     let n = train.len();
     report.train_samples = n;
     report.update_rule = vec![
