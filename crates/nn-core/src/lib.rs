@@ -59,5 +59,5 @@ pub use init::Init;
 pub use loss::{Loss, Reduction};
 pub use matrix::{MatMut, MatRef, Matrix};
 pub use network::{DenseGradients, Gradients, Network, NetworkBuilder, Workspace};
-pub use optim::{Adam, Momentum, Optimizer, Sgd};
+pub use optim::{Adam, Momentum, Optimizer, Sgd, TensorStep};
 pub use rows::RowSource;

@@ -34,6 +34,41 @@ pub trait Optimizer<T: Float> {
     fn learning_rate(&self) -> f64;
     /// Sets η (for schedules).
     fn set_learning_rate(&mut self, lr: f64);
+    /// The same step as [`Optimizer::step`], handed out tensor by tensor for
+    /// the caller to apply, for optimizers whose update of a parameter element
+    /// reads only that element, its gradient and its own state (all of
+    /// nn-core's). Calls `f` once per parameter tensor (layer by layer,
+    /// weights then bias) with a [`TensorStep`]: the tensor, its optimizer
+    /// state and this step's rule, its scalars fixed (η, Adam's bias
+    /// corrections). Applying every element exactly once, in any pieces, in
+    /// any order or on any thread, gives the bits of [`Optimizer::step`]:
+    /// a data-parallel trainer can sum and apply each part of the gradient
+    /// on the thread that owns it. Returns `Ok(false)` without calling `f`
+    /// when the optimizer has no element-wise form (the default); use
+    /// [`Optimizer::step`] then.
+    ///
+    /// ```
+    /// use nn_core::{Activation, Dense, Matrix, Network, Optimizer, Sgd};
+    /// let layer = Dense::new(Matrix::filled(1, 4, 1.0f64), Matrix::filled(1, 4, 0.0), Activation::Identity).unwrap();
+    /// let mut net = Network::new(vec![layer]).unwrap();
+    /// // η = 0.5 with ∇ = 1 everywhere, each tensor applied in two pieces
+    /// Sgd::new(0.5).step_elementwise(&mut net, &mut |tensor| {
+    ///     let g = vec![1.0; tensor.len()];
+    ///     let (mut a, mut b) = tensor.split_at(1);
+    ///     b.apply(&g[1..]);
+    ///     a.apply(&g[..1]);
+    /// }).unwrap();
+    /// assert_eq!(net.layers()[0].weights.as_slice(), &[0.5; 4]);
+    /// assert_eq!(net.layers()[0].bias.as_slice(), &[-0.5; 4]);
+    /// ```
+    fn step_elementwise(
+        &mut self,
+        net: &mut Network<T>,
+        f: &mut dyn FnMut(TensorStep<'_, T>),
+    ) -> Result<bool, ShapeError> {
+        let _ = (net, f);
+        Ok(false)
+    }
 }
 
 /// Checks that `grads` is shaped like `net`.
@@ -55,28 +90,177 @@ fn check<T: Float>(net: &Network<T>, grads: &Gradients<T>) -> Result<(), ShapeEr
     }
 }
 
-/// Calls `f(param, grad, state, is_weight)` for every parameter tensor, with
-/// per-tensor optimizer state taken from `states` (each shaped like `net`).
+/// The update rule of one step of an element-wise optimizer, its scalars
+/// fixed for the step.
+#[derive(Clone, Copy, Debug)]
+enum Rule<T> {
+    /// W ← keep·W − η∇ (keep = 1 for biases).
+    Sgd { lr: T, keep: T },
+    /// g = ∇ + wd·W, v ← μv + g, θ ← θ − η·v (Nesterov: θ ← θ − η·(g + μv)).
+    Momentum { lr: T, mu: T, wd: T, nesterov: bool },
+    /// Adam with bias corrections c₁ = 1 − β₁ᵗ, c₂ = 1 − β₂ᵗ.
+    Adam { lr: T, b1: T, b2: T, eps: T, c1: T, c2: T, wd: T, decoupled: bool },
+}
+
+impl<T: Float> Rule<T> {
+    /// Applies the rule to parameters `p` with gradients `g` and state `s0`,
+    /// `s1` (as long as `p`, or empty when the rule keeps less state).
+    #[inline]
+    fn apply(self, p: &mut [T], g: &[T], s0: &mut [T], s1: &mut [T], is_weight: bool) {
+        match self {
+            Rule::Sgd { lr, keep } => {
+                let keep = if is_weight { keep } else { T::ONE };
+                p.iter_mut().zip(g).for_each(|(w, &d)| *w = keep * *w - lr * d);
+            }
+            Rule::Momentum { lr, mu, wd, nesterov } => {
+                let wd = if is_weight { wd } else { T::ZERO };
+                for ((w, &d), vel) in p.iter_mut().zip(g).zip(s0) {
+                    let g = d + wd * *w;
+                    *vel = mu * *vel + g;
+                    let step = if nesterov { g + mu * *vel } else { *vel };
+                    *w -= lr * step;
+                }
+            }
+            Rule::Adam { lr, b1, b2, eps, c1, c2, wd, decoupled } => {
+                let wd = if is_weight { wd } else { T::ZERO };
+                for (((w, &d), mi), vi) in p.iter_mut().zip(g).zip(s0).zip(s1) {
+                    let g = if decoupled {
+                        *w -= lr * wd * *w;
+                        d
+                    } else {
+                        d + wd * *w
+                    };
+                    *mi = b1 * *mi + (T::ONE - b1) * g;
+                    *vi = b2 * *vi + (T::ONE - b2) * g * g;
+                    let m_hat = *mi / c1;
+                    let v_hat = *vi / c2;
+                    *w -= lr * m_hat / (v_hat.sqrt() + eps);
+                }
+            }
+        }
+    }
+}
+
+/// One parameter tensor's part of an optimizer step (see
+/// [`Optimizer::step_elementwise`]): a contiguous run of the tensor's
+/// elements, their optimizer state and the step's rule. Split it with
+/// [`TensorStep::split_at`] to hand the pieces to other threads; apply it
+/// with [`TensorStep::apply`].
+#[derive(Debug)]
+pub struct TensorStep<'a, T> {
+    layer: usize,
+    is_weight: bool,
+    offset: usize,
+    params: &'a mut [T],
+    s0: &'a mut [T],
+    s1: &'a mut [T],
+    rule: Rule<T>,
+}
+
+impl<'a, T: Float> TensorStep<'a, T> {
+    /// The layer this tensor belongs to (0 = first hidden layer).
+    pub fn layer(&self) -> usize {
+        self.layer
+    }
+
+    /// Whether the tensor is the layer's weights Wˡ (else its bias bˡ).
+    pub fn is_weight(&self) -> bool {
+        self.is_weight
+    }
+
+    /// Where this piece starts in the tensor's elements (row-major).
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The number of elements in this piece.
+    pub fn len(&self) -> usize {
+        self.params.len()
+    }
+
+    /// Whether the piece has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty()
+    }
+
+    /// The piece cut in two at `mid` (elements `..mid` and `mid..`).
+    ///
+    /// # Panics
+    /// If `mid > self.len()`, as [`slice::split_at_mut`].
+    pub fn split_at(self, mid: usize) -> (TensorStep<'a, T>, TensorStep<'a, T>) {
+        let TensorStep { layer, is_weight, offset, params, s0, s1, rule } = self;
+        let (p0, p1) = params.split_at_mut(mid);
+        let cut =
+            |s: &'a mut [T]| if s.is_empty() { (Default::default(), Default::default()) } else { s.split_at_mut(mid) };
+        let ((a0, b0), (a1, b1)) = (cut(s0), cut(s1));
+        (
+            TensorStep { layer, is_weight, offset, params: p0, s0: a0, s1: a1, rule },
+            TensorStep { layer, is_weight, offset: offset + mid, params: p1, s0: b0, s1: b1, rule },
+        )
+    }
+
+    /// Applies the step to the first `g.len()` elements of this piece, `g`
+    /// being their gradient, and keeps the rest as the piece. Call it
+    /// repeatedly with consecutive runs of the gradient, or once with all
+    /// of it.
+    ///
+    /// # Panics
+    /// If `g` is longer than the piece.
+    pub fn apply(&mut self, g: &[T]) {
+        let n = g.len();
+        let params = std::mem::take(&mut self.params);
+        let (p, rest) = params.split_at_mut(n);
+        let take = |s: &mut &'a mut [T]| {
+            let s = std::mem::take(s);
+            if s.is_empty() {
+                (Default::default(), Default::default())
+            } else {
+                s.split_at_mut(n)
+            }
+        };
+        let ((s0, r0), (s1, r1)) = (take(&mut self.s0), take(&mut self.s1));
+        self.rule.apply(p, g, s0, s1, self.is_weight);
+        (self.params, self.s0, self.s1) = (rest, r0, r1);
+        self.offset += n;
+    }
+}
+
+/// Calls `f` with a [`TensorStep`] for every parameter tensor of `net`, with
+/// `rule` and per-tensor state taken from `states` (each shaped like `net`).
 fn for_each_tensor<T: Float, const K: usize>(
     net: &mut Network<T>,
-    grads: &Gradients<T>,
+    rule: Rule<T>,
     states: [&mut Gradients<T>; K],
-    mut f: impl FnMut(&mut [T], &[T], [&mut [T]; K], bool),
+    f: &mut dyn FnMut(TensorStep<'_, T>),
 ) {
     let mut states = states;
-    for (l, (layer, g)) in net.layers_mut().iter_mut().zip(&grads.layers).enumerate() {
-        f(
-            layer.weights.as_mut_slice(),
-            g.weights.as_slice(),
-            states.each_mut().map(|st| st.layers[l].weights.as_mut_slice()),
-            true,
-        );
-        f(
-            layer.bias.as_mut_slice(),
-            g.bias.as_slice(),
-            states.each_mut().map(|st| st.layers[l].bias.as_mut_slice()),
-            false,
-        );
+    for (l, layer) in net.layers_mut().iter_mut().enumerate() {
+        for is_weight in [true, false] {
+            let mut state = states.each_mut().map(|st| {
+                let g = &mut st.layers[l];
+                if is_weight {
+                    g.weights.as_mut_slice()
+                } else {
+                    g.bias.as_mut_slice()
+                }
+            });
+            let (s0, s1) = match &mut state[..] {
+                [] => (Default::default(), Default::default()),
+                [a] => (std::mem::take(a), Default::default()),
+                [a, b, ..] => (std::mem::take(a), std::mem::take(b)),
+            };
+            let params = if is_weight { layer.weights.as_mut_slice() } else { layer.bias.as_mut_slice() };
+            f(TensorStep { layer: l, is_weight, offset: 0, params, s0, s1, rule });
+        }
+    }
+}
+
+/// The whole step: every tensor's rule applied to its gradient from `grads`
+/// (already checked to be shaped like the network).
+fn apply_all<T: Float>(grads: &Gradients<T>) -> impl FnMut(TensorStep<'_, T>) + '_ {
+    move |mut t| {
+        let g = &grads.layers[t.layer];
+        t.apply(if t.is_weight { g.weights.as_slice() } else { g.bias.as_slice() });
     }
 }
 
@@ -106,13 +290,7 @@ impl Sgd {
 impl<T: Float> Optimizer<T> for Sgd {
     fn step(&mut self, net: &mut Network<T>, grads: &Gradients<T>) -> Result<(), ShapeError> {
         check(net, grads)?;
-        let lr = T::from_f64(self.lr);
-        let keep = T::from_f64(1.0 - self.lr * self.l2);
-        for_each_tensor(net, grads, [], |p, g, [], is_weight| {
-            let keep = if is_weight { keep } else { T::ONE };
-            p.iter_mut().zip(g).for_each(|(w, &d)| *w = keep * *w - lr * d);
-        });
-        Ok(())
+        self.step_elementwise(net, &mut apply_all(grads)).map(|_| ())
     }
 
     fn learning_rate(&self) -> f64 {
@@ -121,6 +299,16 @@ impl<T: Float> Optimizer<T> for Sgd {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn step_elementwise(
+        &mut self,
+        net: &mut Network<T>,
+        f: &mut dyn FnMut(TensorStep<'_, T>),
+    ) -> Result<bool, ShapeError> {
+        let rule = Rule::Sgd { lr: T::from_f64(self.lr), keep: T::from_f64(1.0 - self.lr * self.l2) };
+        for_each_tensor(net, rule, [], f);
+        Ok(true)
     }
 }
 
@@ -161,20 +349,7 @@ impl<T: Float> Momentum<T> {
 impl<T: Float> Optimizer<T> for Momentum<T> {
     fn step(&mut self, net: &mut Network<T>, grads: &Gradients<T>) -> Result<(), ShapeError> {
         check(net, grads)?;
-        let velocity = self.velocity.get_or_insert_with(|| Gradients::zeros_like(net));
-        check(net, velocity)?;
-        let (lr, mu, wd, nesterov) =
-            (T::from_f64(self.lr), T::from_f64(self.momentum), T::from_f64(self.weight_decay), self.nesterov);
-        for_each_tensor(net, grads, [velocity], |p, g, [v], is_weight| {
-            let wd = if is_weight { wd } else { T::ZERO };
-            for ((w, &d), vel) in p.iter_mut().zip(g).zip(v.iter_mut()) {
-                let g = d + wd * *w;
-                *vel = mu * *vel + g;
-                let step = if nesterov { g + mu * *vel } else { *vel };
-                *w -= lr * step;
-            }
-        });
-        Ok(())
+        self.step_elementwise(net, &mut apply_all(grads)).map(|_| ())
     }
 
     fn learning_rate(&self) -> f64 {
@@ -183,6 +358,24 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn step_elementwise(
+        &mut self,
+        net: &mut Network<T>,
+        f: &mut dyn FnMut(TensorStep<'_, T>),
+    ) -> Result<bool, ShapeError> {
+        let velocity = self.velocity.get_or_insert_with(|| Gradients::zeros_like(net));
+        check(net, velocity)?;
+        let f64_ = T::from_f64;
+        let rule = Rule::Momentum {
+            lr: f64_(self.lr),
+            mu: f64_(self.momentum),
+            wd: f64_(self.weight_decay),
+            nesterov: self.nesterov,
+        };
+        for_each_tensor(net, rule, [velocity], f);
+        Ok(true)
     }
 }
 
@@ -247,33 +440,7 @@ impl<T: Float> Adam<T> {
 impl<T: Float> Optimizer<T> for Adam<T> {
     fn step(&mut self, net: &mut Network<T>, grads: &Gradients<T>) -> Result<(), ShapeError> {
         check(net, grads)?;
-        let m = self.m.get_or_insert_with(|| Gradients::zeros_like(net));
-        check(net, m)?;
-        let v = self.v.get_or_insert_with(|| Gradients::zeros_like(net));
-        check(net, v)?;
-        self.t += 1;
-        let f = T::from_f64;
-        let (b1, b2, eps, lr) = (f(self.beta1), f(self.beta2), f(self.eps), f(self.lr));
-        let c1 = f(1.0 - self.beta1.powi(self.t));
-        let c2 = f(1.0 - self.beta2.powi(self.t));
-        let (wd, decoupled) = (f(self.weight_decay), self.decoupled);
-        for_each_tensor(net, grads, [m, v], |p, g, [m, v], is_weight| {
-            let wd = if is_weight { wd } else { T::ZERO };
-            for (((w, &d), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = if decoupled {
-                    *w -= lr * wd * *w;
-                    d
-                } else {
-                    d + wd * *w
-                };
-                *mi = b1 * *mi + (T::ONE - b1) * g;
-                *vi = b2 * *vi + (T::ONE - b2) * g * g;
-                let m_hat = *mi / c1;
-                let v_hat = *vi / c2;
-                *w -= lr * m_hat / (v_hat.sqrt() + eps);
-            }
-        });
-        Ok(())
+        self.step_elementwise(net, &mut apply_all(grads)).map(|_| ())
     }
 
     fn learning_rate(&self) -> f64 {
@@ -282,5 +449,30 @@ impl<T: Float> Optimizer<T> for Adam<T> {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.lr = lr;
+    }
+
+    fn step_elementwise(
+        &mut self,
+        net: &mut Network<T>,
+        f: &mut dyn FnMut(TensorStep<'_, T>),
+    ) -> Result<bool, ShapeError> {
+        let m = self.m.get_or_insert_with(|| Gradients::zeros_like(net));
+        check(net, m)?;
+        let v = self.v.get_or_insert_with(|| Gradients::zeros_like(net));
+        check(net, v)?;
+        self.t += 1;
+        let f64_ = T::from_f64;
+        let rule = Rule::Adam {
+            lr: f64_(self.lr),
+            b1: f64_(self.beta1),
+            b2: f64_(self.beta2),
+            eps: f64_(self.eps),
+            c1: f64_(1.0 - self.beta1.powi(self.t)),
+            c2: f64_(1.0 - self.beta2.powi(self.t)),
+            wd: f64_(self.weight_decay),
+            decoupled: self.decoupled,
+        };
+        for_each_tensor(net, rule, [m, v], f);
+        Ok(true)
     }
 }

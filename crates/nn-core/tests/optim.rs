@@ -1,7 +1,11 @@
 //! Each optimizer's update against a step computed by hand on a one-weight,
-//! one-bias network.
+//! one-bias network; and the element-wise form of each step, applied in
+//! pieces, against the whole step, bit for bit.
 
-use nn_core::{Activation, Adam, Dense, Gradients, Matrix, Momentum, Network, Optimizer, Sgd};
+use nn_core::{
+    Activation, Adam, Dense, Gradients, Matrix, Momentum, Network, NetworkBuilder, Optimizer, Sgd, TensorStep,
+};
+use rand::SeedableRng;
 
 fn net(w: f64, b: f64) -> Network<f64> {
     Network::new(vec![Dense::new(Matrix::filled(1, 1, w), Matrix::filled(1, 1, b), Activation::Identity).unwrap()])
@@ -113,4 +117,110 @@ fn a_step_with_gradients_of_another_network_is_an_error() {
     assert!(Optimizer::<f64>::step(&mut Sgd::new(0.1), &mut n, &g).is_err());
     assert!(Adam::new(0.1).step(&mut n, &g).is_err());
     assert_eq!(params(&n), (1.0, 1.0));
+}
+
+/// A 5-4-3 network, and gradients for it that change from step to step.
+fn net_and_grads(step: usize) -> (Network<f32>, Gradients<f32>) {
+    let net = NetworkBuilder::new(5)
+        .dense(4, Activation::Tanh)
+        .dense(3, Activation::Identity)
+        .build::<f32, _>(&mut rand_chacha::ChaCha8Rng::seed_from_u64(11));
+    let mut g = Gradients::zeros_like(&net);
+    for (l, layer) in g.layers.iter_mut().enumerate() {
+        for (i, x) in layer.weights.as_mut_slice().iter_mut().chain(layer.bias.as_mut_slice()).enumerate() {
+            *x = ((i * 7 + l * 3 + step * 5) % 11) as f32 / 11.0 - 0.45;
+        }
+    }
+    (net, g)
+}
+
+/// Applies a `TensorStep` in pieces cut at every third element, last piece
+/// first, each piece in runs of two elements.
+fn apply_in_pieces(t: TensorStep<'_, f32>, g: &Gradients<f32>) {
+    let grad = if t.is_weight() { g.layers[t.layer()].weights.as_slice() } else { g.layers[t.layer()].bias.as_slice() };
+    let mut pieces = Vec::new();
+    let mut rest = t;
+    while rest.len() > 3 {
+        let (a, b) = rest.split_at(3);
+        pieces.push(a);
+        rest = b;
+    }
+    pieces.push(rest);
+    for mut piece in pieces.into_iter().rev() {
+        let start = piece.offset();
+        let end = start + piece.len();
+        for run in grad[start..end].chunks(2) {
+            piece.apply(run);
+        }
+        assert!(piece.is_empty());
+    }
+}
+
+fn elementwise_matches_step(mut whole: impl Optimizer<f32>, mut pieces: impl Optimizer<f32>) {
+    let (mut a, _) = net_and_grads(0);
+    let mut b = a.clone();
+    for step in 0..3 {
+        let (_, g) = net_and_grads(step);
+        whole.step(&mut a, &g).unwrap();
+        let mut tensors = 0;
+        let applied = pieces
+            .step_elementwise(&mut b, &mut |t| {
+                tensors += 1;
+                apply_in_pieces(t, &g)
+            })
+            .unwrap();
+        assert!(applied);
+        assert_eq!(tensors, 4, "weights and bias of two layers");
+        for (la, lb) in a.layers().iter().zip(b.layers()) {
+            let bits = |m: &Matrix<f32>| m.as_slice().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&la.weights), bits(&lb.weights), "weights after step {step}");
+            assert_eq!(bits(&la.bias), bits(&lb.bias), "bias after step {step}");
+        }
+    }
+    let (start, _) = net_and_grads(0);
+    assert_ne!(a.layers()[0].weights, start.layers()[0].weights, "the steps changed the weights");
+}
+
+#[test]
+fn elementwise_steps_in_pieces_equal_whole_steps() {
+    elementwise_matches_step(Sgd::new(0.3).with_l2(5.0, 100), Sgd::new(0.3).with_l2(5.0, 100));
+    elementwise_matches_step(Momentum::new(0.1, 0.9).weight_decay(0.01), Momentum::new(0.1, 0.9).weight_decay(0.01));
+    elementwise_matches_step(Momentum::new(0.1, 0.9).nesterov(), Momentum::new(0.1, 0.9).nesterov());
+    elementwise_matches_step(Adam::new(0.01).weight_decay(0.1), Adam::new(0.01).weight_decay(0.1));
+    elementwise_matches_step(Adam::adamw(0.01, 0.1), Adam::adamw(0.01, 0.1));
+}
+
+/// An optimizer of its own, without an element-wise form.
+struct Halve;
+
+impl Optimizer<f64> for Halve {
+    fn step(&mut self, net: &mut Network<f64>, _: &Gradients<f64>) -> Result<(), nn_core::ShapeError> {
+        net.layers_mut().iter_mut().for_each(|l| l.weights.as_mut_slice().iter_mut().for_each(|w| *w /= 2.0));
+        Ok(())
+    }
+    fn learning_rate(&self) -> f64 {
+        1.0
+    }
+    fn set_learning_rate(&mut self, _: f64) {}
+}
+
+#[test]
+fn optimizers_without_an_elementwise_form_say_so() {
+    let mut n = net(1.0, 1.0);
+    let mut called = false;
+    assert!(!Halve.step_elementwise(&mut n, &mut |_| called = true).unwrap());
+    assert!(!called);
+    assert_eq!(params(&n), (1.0, 1.0));
+}
+
+#[test]
+fn elementwise_step_checks_the_state_against_the_network() {
+    let mut opt = Momentum::<f32>::new(0.1, 0.9);
+    let (mut n, g) = net_and_grads(0);
+    opt.step(&mut n, &g).unwrap();
+    // velocity shaped for the 5-4-3 network; a 1-1 network is refused
+    let layer = Dense::new(Matrix::filled(1, 1, 1.0f32), Matrix::filled(1, 1, 1.0), Activation::Identity).unwrap();
+    let mut other = Network::new(vec![layer]).unwrap();
+    assert!(opt.step_elementwise(&mut other, &mut |_| panic!("no tensor for a refused step")).is_err());
+    assert_eq!(other.layers()[0].weights.get(0, 0), 1.0);
 }

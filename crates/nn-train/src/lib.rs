@@ -10,9 +10,10 @@
 //! gradient is computed by [`shard_gradients`] into its own preallocated
 //! buffers on a rayon pool, the shard gradients are summed by a pairwise
 //! tree over shard index ([`DataParallel`]), and one optimizer step is
-//! taken. Shard boundaries and the summation order never depend on the
-//! thread count, so **the same seed gives the same weights, bit for bit, on
-//! any number of threads**.
+//! taken (by all threads at once, each summing and stepping its own part of
+//! the parameters, when the optimizer is element-wise). Shard boundaries and
+//! the summation order never depend on the thread count, so **the same seed
+//! gives the same weights, bit for bit, on any number of threads**.
 //!
 //! | file | owns |
 //! |---|---|

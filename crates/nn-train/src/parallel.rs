@@ -21,6 +21,15 @@
 //! no rescaling.) Adds within a tree level, and the element ranges of large
 //! tensors, run in parallel.
 //!
+//! The trainer skips the separate reduction when the optimizer is
+//! element-wise (`DataParallel::step_elementwise`): every large tensor is
+//! cut into one part per thread, and each thread sums its part over the
+//! shards, in the same tree order, a run of elements at a time into a stack
+//! buffer, and applies the optimizer to it at once. The sum is never
+//! written back, the parameters of a part are written by one thread only,
+//! and each element gets the bits of the reduction followed by
+//! [`Optimizer::step`].
+//!
 //! ```
 //! use nn_core::{Activation, Gradients, Init, Loss, Matrix, NetworkBuilder, Reduction, Workspace};
 //! use nn_train::{shard_gradients, DataParallel};
@@ -43,7 +52,7 @@
 
 use std::ops::Range;
 
-use nn_core::{Float, Gradients, MatRef, Matrix, Network, RowSource, ShapeError, Workspace};
+use nn_core::{Float, Gradients, MatRef, Matrix, Network, Optimizer, RowSource, ShapeError, TensorStep, Workspace};
 use rayon::prelude::*;
 
 use crate::error::TrainError;
@@ -128,6 +137,8 @@ pub struct DataParallel<T> {
     shards: Vec<Shard<T>>,
     staged: Staged,
     parallel: bool,
+    /// Shards of the last batch whose gradients are not summed yet.
+    pending: usize,
 }
 
 /// Element-wise `a += b` over slices of this many elements per parallel task.
@@ -255,6 +266,7 @@ impl<T: Float> DataParallel<T> {
                 .collect(),
             staged: Staged { indices: Vec::with_capacity(batch_size), x: 0, t: 0, rows: 0 },
             parallel,
+            pending: 0,
         })
     }
 
@@ -287,6 +299,23 @@ impl<T: Float> DataParallel<T> {
         indices: &[usize],
         objective: &O,
     ) -> Result<T, ShapeError> {
+        let e = self.gather_shards(net, x, t, indices, objective)?;
+        self.reduce();
+        Ok(e)
+    }
+
+    /// As [`DataParallel::gather_and_compute`], but the shard gradients are
+    /// left unsummed, for [`DataParallel::step_elementwise`] (or
+    /// [`DataParallel::reduce`]).
+    pub(crate) fn gather_shards<O: Objective<T> + ?Sized, X: RowSource<T> + ?Sized>(
+        &mut self,
+        net: &Network<T>,
+        x: &X,
+        t: &Matrix<T>,
+        indices: &[usize],
+        objective: &O,
+    ) -> Result<T, ShapeError> {
+        self.pending = 0;
         let st = &mut self.staged;
         let same = st.x == address(x) && st.t == address(t) && st.indices == indices;
         let staged = if same { st.rows } else { 0 };
@@ -335,10 +364,11 @@ impl<T: Float> DataParallel<T> {
             s.loss = shard_gradients(net, xs, ts, objective, n, &mut s.ws, &mut s.grads)?;
             Ok(())
         })
+        .inspect(|_| self.reduce())
     }
 
-    /// Runs `shard(i, rows, state)` for the first `k` shards, reduces their
-    /// gradients into shard 0 and returns Σᵢ Eᵢ (summed in shard order).
+    /// Runs `shard(i, rows, state)` for the first `k` shards and returns
+    /// Σᵢ Eᵢ (summed in shard order); their gradients are left to sum.
     fn run<F>(&mut self, k: usize, shard: F) -> Result<T, ShapeError>
     where
         F: Fn(usize, &mut ShardRows<T>, &mut Shard<T>) -> Result<(), ShapeError> + Sync,
@@ -349,8 +379,108 @@ impl<T: Float> DataParallel<T> {
         } else {
             rows.iter_mut().zip(shards.iter_mut()).enumerate().try_for_each(|(i, (r, s))| shard(i, r, s))?;
         }
-        reduce(shards, self.parallel);
+        self.pending = k;
         Ok(shards.iter().fold(T::ZERO, |e, s| e + s.loss))
+    }
+
+    /// Sums the last batch's shard gradients into shard 0 (the tree of the
+    /// module docs), unless they are summed already.
+    pub(crate) fn reduce(&mut self) {
+        reduce(&mut self.shards[..self.pending], self.parallel);
+        self.pending = 0;
+    }
+
+    /// One optimizer step from the last batch's shard gradients, without
+    /// summing them into shard 0 first: for an element-wise optimizer (see
+    /// [`Optimizer::step_elementwise`]), each tensor is cut into one part per
+    /// thread, and each part is summed over the shards, run by run, in the
+    /// tree order of the module docs, and stepped on the thread that sums
+    /// it. Every element gets the bits of the serial reduce and step. Each
+    /// thread reads the other shards' gradients and writes the parameters of
+    /// its own part only. Returns `Ok(false)`, with nothing done, when the
+    /// optimizer has no element-wise form or the gradients are summed already.
+    pub(crate) fn step_elementwise(
+        &mut self,
+        net: &mut Network<T>,
+        optimizer: &mut (dyn Optimizer<T> + Send),
+    ) -> Result<bool, ShapeError> {
+        let (k, parallel) = (self.pending, self.parallel);
+        if k == 0 {
+            return Ok(false);
+        }
+        let shards = &self.shards[..k];
+        let parts = if parallel { rayon::current_num_threads() } else { 1 };
+        let stepped = optimizer.step_elementwise(net, &mut |t| sum_and_apply(t, shards, parts))?;
+        if stepped {
+            // shard 0 holds its own gradient, not the sum: nothing left to reduce
+            self.pending = 0;
+        }
+        Ok(stepped)
+    }
+}
+
+/// Elements of a tensor summed and stepped at a time (a stack buffer per
+/// level of the tree).
+const RUN: usize = 1024;
+
+/// Tensors (or parts) shorter than this are summed and stepped on one thread.
+const PARALLEL_MIN: usize = 4096;
+
+/// Sums the shard gradients of `t`'s elements and applies the step to them,
+/// in `parts` parts of whole cache lines on as many threads.
+fn sum_and_apply<T: Float>(t: TensorStep<'_, T>, shards: &[Shard<T>], parts: usize) {
+    if parts > 1 && t.len() >= PARALLEL_MIN {
+        let left = parts / 2;
+        let mid = (t.len() * left / parts) / 16 * 16;
+        let (a, b) = t.split_at(mid);
+        rayon::join(|| sum_and_apply(a, shards, left), || sum_and_apply(b, shards, parts - left));
+        return;
+    }
+    let (layer, is_weight) = (t.layer(), t.is_weight());
+    let grads = |i: usize| {
+        let g = &shards[i].grads.layers[layer];
+        if is_weight {
+            g.weights.as_slice()
+        } else {
+            g.bias.as_slice()
+        }
+    };
+    let mut t = t;
+    if shards.len() == 1 {
+        let start = t.offset();
+        t.apply(&grads(0)[start..start + t.len()]);
+        return;
+    }
+    let mut sum = [T::ZERO; RUN];
+    while !t.is_empty() {
+        let (start, n) = (t.offset(), t.len().min(RUN));
+        let run = |i: usize| &grads(i)[start..start + n];
+        tree_sum(&run, shards.len(), 0, shards.len().next_power_of_two(), &mut sum[..n]);
+        t.apply(&sum[..n]);
+    }
+}
+
+/// `out` = the sum of `run(i)` over shards `lo .. lo + size` (those below
+/// `k`), added as the pairwise tree of the module docs adds them:
+/// S(lo, size) = S(lo, size/2) + S(lo + size/2, size/2).
+fn tree_sum<'s, T: Float>(run: &dyn Fn(usize) -> &'s [T], k: usize, lo: usize, size: usize, out: &mut [T]) {
+    let half = size / 2;
+    if size == 1 || lo + half >= k {
+        // no right half: the left one alone
+        if size == 1 {
+            out.copy_from_slice(run(lo));
+        } else {
+            tree_sum(run, k, lo, half, out);
+        }
+    } else if half == 1 {
+        // a pair: one pass
+        out.iter_mut().zip(run(lo).iter().zip(run(lo + 1))).for_each(|(o, (&a, &b))| *o = a + b);
+    } else {
+        tree_sum(run, k, lo, half, out);
+        let mut right = [T::ZERO; RUN];
+        let right = &mut right[..out.len()];
+        tree_sum(run, k, lo + half, half, right);
+        add_slice(out, right);
     }
 }
 

@@ -10,9 +10,14 @@
 //! epoch and batch, before any step is taken with it.
 //!
 //! The whole run executes inside one rayon pool (built once per fit with
-//! the configured number of threads). The optimizer step is serial; while it
-//! runs, an otherwise idle worker gathers the next batch's rows into the
-//! shards' buffers (and so stays awake for the next batch). After the first
+//! the configured number of threads). With an element-wise optimizer (all of
+//! nn-core's, see [`Optimizer::step_elementwise`]) the step is parallel too:
+//! each thread sums the shard gradients of its part of every large tensor
+//! and steps that part ([`DataParallel`]), so no thread waits on a serial
+//! step and each part of Wˡ is written by one thread only. Other optimizers
+//! step serially after the reduction; while they run, an otherwise idle
+//! worker gathers the next batch's rows into the shards' buffers (and so
+//! stays awake for the next batch). After the first
 //! batch nothing in the loop allocates, except the per-epoch record and, on
 //! a terminal, the progress bar's text (redrawn at most ten times a second).
 
@@ -412,13 +417,16 @@ impl<T: Float> Run<'_, T> {
         for batch in 0..self.batches {
             let rows = |i: usize| i * b..((i + 1) * b).min(n);
             let idx = &self.order[rows(batch)];
-            let e = self.dp.gather_and_compute(net, self.x, self.y, idx, self.objective)?;
+            let e = self.dp.gather_shards(net, self.x, self.y, idx, self.objective)?;
             if !e.is_finite() {
                 return Err(TrainError::NonFinite { epoch, batch: batch + 1, value: e.to_f64() });
             }
-            let spin = self.parallel && self.dp.plan().count(idx.len()) > 1;
-            let next = (batch + 1 < self.batches).then(|| (self.x, self.y, &self.order[rows(batch + 1)]));
-            step_and_stage(&mut *self.optimizer, net, &mut self.dp, spin, next)?;
+            if !self.dp.step_elementwise(net, &mut *self.optimizer)? {
+                self.dp.reduce();
+                let spin = self.parallel && self.dp.plan().count(idx.len()) > 1;
+                let next = (batch + 1 < self.batches).then(|| (self.x, self.y, &self.order[rows(batch + 1)]));
+                step_and_stage(&mut *self.optimizer, net, &mut self.dp, spin, next)?;
+            }
             total += batch_total(reduction, e.to_f64(), idx.len());
             seen += idx.len();
             self.reporter.batch(batch + 1, seen, total);

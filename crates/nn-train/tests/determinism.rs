@@ -1,12 +1,13 @@
 //! Same seed ⇒ same weights, bit for bit, for any number of threads, on real
-//! data (the first 2 000 MNIST training images, 784-32-10, 2 epochs); and a
-//! run whose shards are whole batches equals a plain serial loop exactly.
+//! data (the first 2 000 MNIST training images, 784-32-10, 2 epochs); a run
+//! whose shards are whole batches equals a plain serial loop exactly; and
+//! the step taken in parallel parts equals the reduction and a whole step.
 
 use nn_core::{
     Activation, Adam, Gradients, Init, Loss, Matrix, Network, NetworkBuilder, Optimizer, Reduction, Sgd, Workspace,
 };
 use nn_data::{LastBatch, MiniBatches, Normalisation};
-use nn_train::{epoch_order, History, Metric, Progress, TrainConfig, Trainer};
+use nn_train::{epoch_order, DataParallel, History, Metric, Progress, TrainConfig, Trainer};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -115,6 +116,84 @@ fn whole_batch_shards_equal_a_plain_serial_loop() {
         }
     }
     assert_eq!(trained, net);
+}
+
+/// Momentum without its element-wise form: the trainer reduces the shard
+/// gradients and steps serially.
+struct WholeStepsOnly(nn_core::Momentum<f32>);
+
+impl Optimizer<f32> for WholeStepsOnly {
+    fn step(&mut self, net: &mut Network<f32>, grads: &Gradients<f32>) -> Result<(), nn_core::ShapeError> {
+        self.0.step(net, grads)
+    }
+    fn learning_rate(&self) -> f64 {
+        Optimizer::<f32>::learning_rate(&self.0)
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        Optimizer::<f32>::set_learning_rate(&mut self.0, lr)
+    }
+}
+
+/// Batches of 48 rows in shards of 8.
+const BATCH_48: (usize, usize) = (48, 8);
+
+/// `network(3)` trained with `opt` for two epochs on `x`, `y` in batches of 48.
+fn fit_600<P: Optimizer<f32> + Send>(opt: &mut P, threads: usize, x: &Matrix<f32>, y: &Matrix<f32>) -> Network<f32> {
+    let mut net = network(3);
+    let loss = Loss::SoftmaxCrossEntropy(Reduction::Mean);
+    Trainer::new(&config(threads, BATCH_48.0, BATCH_48.1))
+        .objective(&loss)
+        .optimizer(opt)
+        .train_set(x, y)
+        .fit(&mut net)
+        .unwrap();
+    net
+}
+
+/// The trainer's step, each thread summing and stepping its own part of the
+/// parameters, equals summing the shard gradients first (`gather_and_compute`)
+/// and one whole `Optimizer::step`, bit for bit; so does the trainer with an
+/// optimizer that only steps whole. Batches of 48 rows in 6 shards, the
+/// last batch of 24 rows in 3 (an odd tree).
+#[test]
+fn parallel_parts_of_the_step_equal_the_reduction_and_a_whole_step() {
+    let (x, y, _, _) = data();
+    let x = x.rows_range(0, 600).to_matrix();
+    let y = y.rows_range(0, 600).to_matrix();
+    let loss = Loss::SoftmaxCrossEntropy(Reduction::Mean);
+    let momentum = || nn_core::Momentum::new(0.05, 0.9).nesterov().weight_decay(1e-4);
+    let (batch, shard) = (BATCH_48.0, BATCH_48.1);
+
+    let mut by_hand = network(3);
+    let mut opt = momentum();
+    let mut dp = DataParallel::new(&by_hand, batch, shard, false).unwrap();
+    let mut order: Vec<usize> = (0..x.rows()).collect();
+    for epoch in 1..=2 {
+        epoch_order(&mut order, 7, epoch);
+        for idx in order.chunks(batch) {
+            dp.gather_and_compute(&by_hand, &x, &y, idx, &loss).unwrap();
+            opt.step(&mut by_hand, dp.gradients()).unwrap();
+        }
+    }
+    assert_ne!(by_hand, network(3), "training changed the weights");
+
+    // the number of parameters whose bits differ from the by-hand run
+    let differing = |net: &Network<f32>| {
+        let flat = |n: &Network<f32>| {
+            n.layers()
+                .iter()
+                .flat_map(|l| l.weights.as_slice().iter().chain(l.bias.as_slice()))
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        };
+        flat(net).iter().zip(&flat(&by_hand)).filter(|(a, b)| a != b).count()
+    };
+    for threads in [1, 2, 3] {
+        let parts = fit_600(&mut momentum(), threads, &x, &y);
+        assert_eq!(differing(&parts), 0, "element-wise step in parts, {threads} threads");
+        let whole = fit_600(&mut WholeStepsOnly(momentum()), threads, &x, &y);
+        assert_eq!(differing(&whole), 0, "whole steps, {threads} threads");
+    }
 }
 
 #[test]
