@@ -6,7 +6,8 @@
 //! and issues 12 FMAs; the C tile is prefetched before the depth loop and
 //! updated once after it. Edge tiles with fewer rows use a kernel
 //! instantiated for exactly that many rows (no wasted FMAs when
-//! m = 16 = 6 + 6 + 4); edge tiles with fewer columns use one vector when
+//! m = 16 = 6 + 6 + 4), and a short last tile is evened out with the one
+//! before it where Ã is read in place (m = 8 = 4 + 4, not 6 + 2); edge tiles with fewer columns use one vector when
 //! that is enough, compute on the zero-padded panel, and go through a stack
 //! buffer from which the valid part is copied into C.
 //!
@@ -379,19 +380,29 @@ unsafe fn macro_avx2<V: Lanes>(
 ) {
     let nr = 2 * V::LANES;
     let a_rows_contiguous = a.rs != 1;
+    let last = last_tiles(mc, a.panel_stride == MR * a.rs);
     for j in (0..nc).step_by(nr) {
         let cols = nr.min(nc - j);
         // The panel holding column j: kc rows of nr values, b.rs apart.
         let bp = b.data.as_ptr().add(j / nr * b.panel_stride);
-        for i in (0..mc).step_by(MR) {
+        let mut i = 0;
+        while i < mc {
+            let rows = if i < last.0 {
+                MR
+            } else if i == last.0 {
+                last.1
+            } else {
+                mc - i
+            };
             let ap = a.data.as_ptr().add(a.offset(MR, i, 0));
             let cp = c.as_mut_ptr().add(i * rsc + j);
             let t = Tile { kc, a: ap, rsa: a.rs, csa: a.cs, b: bp, rsb: b.rs, alpha, beta, c: cp, rsc, cols };
-            // Instantiate the tile for the rows left (1..=6), the Ã layout,
-            // and one or two vectors of columns.
+            i += rows;
+            // Instantiate the tile for its rows (1..=6), the Ã layout, and
+            // one or two vectors of columns.
             macro_rules! by_rows {
                 ($rows:expr, $nv:expr) => {
-                    match mc - i {
+                    match rows {
                         1 => tile::<V, 1, $rows, $nv>(t),
                         2 => tile::<V, 2, $rows, $nv>(t),
                         3 => tile::<V, 3, $rows, $nv>(t),
@@ -408,6 +419,27 @@ unsafe fn macro_avx2<V: Lanes>(
                 (false, false) => by_rows!(false, 1),
             }
         }
+    }
+}
+
+/// Where the last one or two row tiles of an `mc`-row block start, and the
+/// height of the first of them: `(start, rows)`, the rows after `start +
+/// rows` forming one more tile. All tiles are 6 rows tall but the last,
+/// unless a last tile of 1 to 3 rows would leave FMA units idle (a tile of
+/// r rows keeps 2r accumulators in flight, and the two FMA units need 8 to
+/// hide their 4-cycle latency): then the last 6 + r rows run as two tiles of
+/// 4 + 3, 4 + 4 or 5 + 4 rows (m = 8 costs 8 row-steps instead of 6 + 2·2).
+/// Only when the rows of Ã are evenly spaced (`linear`, Ã read in place),
+/// so that a tile may start at any row; packed panels keep tiles of 6.
+/// Every element of C is the same dot product whatever tile computes it.
+fn last_tiles(mc: usize, linear: bool) -> (usize, usize) {
+    let r = mc % MR;
+    if linear && mc > MR && (1..=3).contains(&r) {
+        let start = mc - MR - r;
+        (start, (MR + r).div_ceil(2))
+    } else {
+        let start = mc.saturating_sub(1) / MR * MR;
+        (start, mc - start)
     }
 }
 
