@@ -7,18 +7,19 @@
 //!
 //! - `train_step`: one training step (the gradient of a mini-batch, then
 //!   the SGD step) at batch 16, 64 and 256. `ours-1t` and `ours-2t` are
-//!   nn-train's [`Trainer`] with 1 and 2 threads: a step there is
-//!   `DataParallel::gather_and_compute` (shards on the rayon pool, the
-//!   fixed-order reduction) then `optimizer.step`, while an idle worker
-//!   gathers the next batch's rows. So that the numbers are exactly what
+//!   nn-train's [`Trainer`] with 1 and 2 threads: a step there is the
+//!   shards' gradients on the rayon pool, then the SGD step, each thread
+//!   summing (in the fixed tree order) and stepping its own part of the
+//!   parameters. So that the numbers are exactly what
 //!   the trainer does, a sample is a `fit` over whole epochs of the first
 //!   8192 training rows (shuffled, as in training), timed by the trainer's
 //!   own per-epoch clock (the batch loop only: no pool start, no data
 //!   check), divided by the number of steps. `yardstick` is
 //!   `PlainMlp::step` over consecutive batches of the same rows.
 //! - `mnist_epoch`: one full epoch over the 60 000 training images at batch
-//!   16 and 64: `yardstick` (`PlainMlp::epoch`, single thread) and ours
-//!   (`Trainer::fit`, shuffled, no evaluation set) with 1 and 2 threads,
+//!   16 and 64: `yardstick` (`PlainMlp::epoch`, single thread, rows in
+//!   order) and ours (`Trainer::fit`, shuffled as in the experiments, no
+//!   evaluation set) with 1 and 2 threads,
 //!   timed by the trainer's per-epoch clock. Each sample trains a fresh
 //!   copy of the same network. These give the thread scaling.
 //! - `inference`: the softmax outputs of the 10 000 test images:

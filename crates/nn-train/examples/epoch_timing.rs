@@ -4,13 +4,15 @@
 //! the speed-up of each thread count over one thread. A report, not a test:
 //!
 //! ```text
-//! cargo run --release -p nn-train --example epoch_timing -- [--batch 16,64] [--threads 1,2] [--shard auto,8] [--epochs 2] [--rounds 3]
+//! cargo run --release -p nn-train --example epoch_timing -- [--batch 16,64] [--threads 1,2] [--shard auto,8] [--epochs 2] [--rounds 3] [--shuffle no]
 //! ```
 //!
 //! Every run trains a fresh network from the same seed; a configuration's
 //! time is its best epoch over `--rounds` runs of `--epochs` epochs, the runs
 //! of all configurations interleaved. The speed-up is over the first thread
-//! count listed for the same batch and shard size.
+//! count listed for the same batch and shard size. Epochs are shuffled, as
+//! in the experiments; `--shuffle no` visits the rows in order, as the
+//! benches' yardstick does.
 
 use std::collections::HashMap;
 
@@ -51,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     seed: 1,
                     threads: Some(t),
                     progress: Progress::Silent,
+                    shuffle: args.get("shuffle").is_none_or(|s| s != "no"),
                     ..TrainConfig::default()
                 });
             }
