@@ -9,6 +9,11 @@
 //!
 //! Weight decay (L2) applies to weights only, never to biases.
 //!
+//! Each update reads only its own element, that element's gradient and its
+//! own state, so a step can also be taken in pieces
+//! ([`Optimizer::step_elementwise`], [`TensorStep`]): `step` itself is the
+//! element-wise rule applied to whole tensors, so both give the same bits.
+//!
 //! ```
 //! use nn_core::{Activation, Dense, Gradients, Matrix, Network, Optimizer, Sgd};
 //! let layer = Dense::new(Matrix::filled(1, 1, 1.0f64), Matrix::filled(1, 1, 1.0), Activation::Identity).unwrap();
