@@ -50,7 +50,8 @@ pub trait Optimizer<T: Float> {
     /// a data-parallel trainer can sum and apply each part of the gradient
     /// on the thread that owns it. Returns `Ok(false)` without calling `f`
     /// when the optimizer has no element-wise form (the default); use
-    /// [`Optimizer::step`] then.
+    /// [`Optimizer::step`] then. An error from `f` ends the step there (the
+    /// tensors before it are stepped) and is returned.
     ///
     /// ```
     /// use nn_core::{Activation, Dense, Matrix, Network, Optimizer, Sgd};
@@ -60,8 +61,8 @@ pub trait Optimizer<T: Float> {
     /// Sgd::new(0.5).step_elementwise(&mut net, &mut |tensor| {
     ///     let g = vec![1.0; tensor.len()];
     ///     let (mut a, mut b) = tensor.split_at(1);
-    ///     b.apply(&g[1..]);
-    ///     a.apply(&g[..1]);
+    ///     b.apply(&g[1..])?;
+    ///     a.apply(&g[..1])
     /// }).unwrap();
     /// assert_eq!(net.layers()[0].weights.as_slice(), &[0.5; 4]);
     /// assert_eq!(net.layers()[0].bias.as_slice(), &[-0.5; 4]);
@@ -69,7 +70,7 @@ pub trait Optimizer<T: Float> {
     fn step_elementwise(
         &mut self,
         net: &mut Network<T>,
-        f: &mut dyn FnMut(TensorStep<'_, T>),
+        f: &mut dyn FnMut(TensorStep<'_, T>) -> Result<(), ShapeError>,
     ) -> Result<bool, ShapeError> {
         let _ = (net, f);
         Ok(false)
@@ -207,12 +208,17 @@ impl<'a, T: Float> TensorStep<'a, T> {
     /// Applies the step to the first `g.len()` elements of this piece, `g`
     /// being their gradient, and keeps the rest as the piece. Call it
     /// repeatedly with consecutive runs of the gradient, or once with all
-    /// of it.
-    ///
-    /// # Panics
-    /// If `g` is longer than the piece.
-    pub fn apply(&mut self, g: &[T]) {
+    /// of it. A `g` longer than the piece is an error, and nothing is applied.
+    pub fn apply(&mut self, g: &[T]) -> Result<(), ShapeError> {
         let n = g.len();
+        if n > self.len() {
+            let what = if self.is_weight { "weights" } else { "bias" };
+            return Err(ShapeError::new(
+                format!("TensorStep::apply, layer {} {what}", self.layer),
+                format!("at most {} gradient values (elements {}..)", self.len(), self.offset),
+                format!("{n} values"),
+            ));
+        }
         let params = std::mem::take(&mut self.params);
         let (p, rest) = params.split_at_mut(n);
         let take = |s: &mut &'a mut [T]| {
@@ -227,6 +233,7 @@ impl<'a, T: Float> TensorStep<'a, T> {
         self.rule.apply(p, g, s0, s1, self.is_weight);
         (self.params, self.s0, self.s1) = (rest, r0, r1);
         self.offset += n;
+        Ok(())
     }
 }
 
@@ -236,8 +243,8 @@ fn for_each_tensor<T: Float, const K: usize>(
     net: &mut Network<T>,
     rule: Rule<T>,
     states: [&mut Gradients<T>; K],
-    f: &mut dyn FnMut(TensorStep<'_, T>),
-) {
+    f: &mut dyn FnMut(TensorStep<'_, T>) -> Result<(), ShapeError>,
+) -> Result<(), ShapeError> {
     let mut states = states;
     for (l, layer) in net.layers_mut().iter_mut().enumerate() {
         for is_weight in [true, false] {
@@ -255,17 +262,18 @@ fn for_each_tensor<T: Float, const K: usize>(
                 [a, b, ..] => (std::mem::take(a), std::mem::take(b)),
             };
             let params = if is_weight { layer.weights.as_mut_slice() } else { layer.bias.as_mut_slice() };
-            f(TensorStep { layer: l, is_weight, offset: 0, params, s0, s1, rule });
+            f(TensorStep { layer: l, is_weight, offset: 0, params, s0, s1, rule })?;
         }
     }
+    Ok(())
 }
 
 /// The whole step: every tensor's rule applied to its gradient from `grads`
 /// (already checked to be shaped like the network).
-fn apply_all<T: Float>(grads: &Gradients<T>) -> impl FnMut(TensorStep<'_, T>) + '_ {
+fn apply_all<T: Float>(grads: &Gradients<T>) -> impl FnMut(TensorStep<'_, T>) -> Result<(), ShapeError> + '_ {
     move |mut t| {
         let g = &grads.layers[t.layer];
-        t.apply(if t.is_weight { g.weights.as_slice() } else { g.bias.as_slice() });
+        t.apply(if t.is_weight { g.weights.as_slice() } else { g.bias.as_slice() })
     }
 }
 
@@ -309,10 +317,10 @@ impl<T: Float> Optimizer<T> for Sgd {
     fn step_elementwise(
         &mut self,
         net: &mut Network<T>,
-        f: &mut dyn FnMut(TensorStep<'_, T>),
+        f: &mut dyn FnMut(TensorStep<'_, T>) -> Result<(), ShapeError>,
     ) -> Result<bool, ShapeError> {
         let rule = Rule::Sgd { lr: T::from_f64(self.lr), keep: T::from_f64(1.0 - self.lr * self.l2) };
-        for_each_tensor(net, rule, [], f);
+        for_each_tensor(net, rule, [], f)?;
         Ok(true)
     }
 }
@@ -368,7 +376,7 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
     fn step_elementwise(
         &mut self,
         net: &mut Network<T>,
-        f: &mut dyn FnMut(TensorStep<'_, T>),
+        f: &mut dyn FnMut(TensorStep<'_, T>) -> Result<(), ShapeError>,
     ) -> Result<bool, ShapeError> {
         let velocity = self.velocity.get_or_insert_with(|| Gradients::zeros_like(net));
         check(net, velocity)?;
@@ -379,7 +387,7 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
             wd: f64_(self.weight_decay),
             nesterov: self.nesterov,
         };
-        for_each_tensor(net, rule, [velocity], f);
+        for_each_tensor(net, rule, [velocity], f)?;
         Ok(true)
     }
 }
@@ -459,7 +467,7 @@ impl<T: Float> Optimizer<T> for Adam<T> {
     fn step_elementwise(
         &mut self,
         net: &mut Network<T>,
-        f: &mut dyn FnMut(TensorStep<'_, T>),
+        f: &mut dyn FnMut(TensorStep<'_, T>) -> Result<(), ShapeError>,
     ) -> Result<bool, ShapeError> {
         let m = self.m.get_or_insert_with(|| Gradients::zeros_like(net));
         check(net, m)?;
@@ -477,7 +485,7 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             wd: f64_(self.weight_decay),
             decoupled: self.decoupled,
         };
-        for_each_tensor(net, rule, [m, v], f);
+        for_each_tensor(net, rule, [m, v], f)?;
         Ok(true)
     }
 }

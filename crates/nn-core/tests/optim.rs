@@ -150,7 +150,7 @@ fn apply_in_pieces(t: TensorStep<'_, f32>, g: &Gradients<f32>) {
         let start = piece.offset();
         let end = start + piece.len();
         for run in grad[start..end].chunks(2) {
-            piece.apply(run);
+            piece.apply(run).unwrap();
         }
         assert!(piece.is_empty());
     }
@@ -166,7 +166,8 @@ fn elementwise_matches_step(mut whole: impl Optimizer<f32>, mut pieces: impl Opt
         let applied = pieces
             .step_elementwise(&mut b, &mut |t| {
                 tensors += 1;
-                apply_in_pieces(t, &g)
+                apply_in_pieces(t, &g);
+                Ok(())
             })
             .unwrap();
         assert!(applied);
@@ -208,7 +209,11 @@ impl Optimizer<f64> for Halve {
 fn optimizers_without_an_elementwise_form_say_so() {
     let mut n = net(1.0, 1.0);
     let mut called = false;
-    assert!(!Halve.step_elementwise(&mut n, &mut |_| called = true).unwrap());
+    let refused = Halve.step_elementwise(&mut n, &mut |_| {
+        called = true;
+        Ok(())
+    });
+    assert!(!refused.unwrap());
     assert!(!called);
     assert_eq!(params(&n), (1.0, 1.0));
 }
@@ -223,4 +228,19 @@ fn elementwise_step_checks_the_state_against_the_network() {
     let mut other = Network::new(vec![layer]).unwrap();
     assert!(opt.step_elementwise(&mut other, &mut |_| panic!("no tensor for a refused step")).is_err());
     assert_eq!(other.layers()[0].weights.get(0, 0), 1.0);
+}
+
+#[test]
+fn a_gradient_longer_than_the_piece_is_an_error_and_changes_nothing() {
+    let (mut n, _) = net_and_grads(0);
+    let before = n.clone();
+    let err = Sgd::new(0.1)
+        .step_elementwise(&mut n, &mut |t| {
+            let (mut first, _) = t.split_at(2);
+            first.apply(&[1.0; 3])
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("layer 0 weights"), "{err}");
+    assert!(err.to_string().contains("at most 2 gradient values"), "{err}");
+    assert_eq!(n, before);
 }

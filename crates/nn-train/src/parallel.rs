@@ -428,13 +428,13 @@ const PARALLEL_MIN: usize = 4096;
 
 /// Sums the shard gradients of `t`'s elements and applies the step to them,
 /// in `parts` parts of whole cache lines on as many threads.
-fn sum_and_apply<T: Float>(t: TensorStep<'_, T>, shards: &[Shard<T>], parts: usize) {
+fn sum_and_apply<T: Float>(t: TensorStep<'_, T>, shards: &[Shard<T>], parts: usize) -> Result<(), ShapeError> {
     if parts > 1 && t.len() >= PARALLEL_MIN {
         let left = parts / 2;
         let mid = (t.len() * left / parts) / 16 * 16;
         let (a, b) = t.split_at(mid);
-        rayon::join(|| sum_and_apply(a, shards, left), || sum_and_apply(b, shards, parts - left));
-        return;
+        let (ra, rb) = rayon::join(|| sum_and_apply(a, shards, left), || sum_and_apply(b, shards, parts - left));
+        return ra.and(rb);
     }
     let (layer, is_weight) = (t.layer(), t.is_weight());
     let grads = |i: usize| {
@@ -448,16 +448,16 @@ fn sum_and_apply<T: Float>(t: TensorStep<'_, T>, shards: &[Shard<T>], parts: usi
     let mut t = t;
     if shards.len() == 1 {
         let start = t.offset();
-        t.apply(&grads(0)[start..start + t.len()]);
-        return;
+        return t.apply(&grads(0)[start..start + t.len()]);
     }
     let mut sum = [T::ZERO; RUN];
     while !t.is_empty() {
         let (start, n) = (t.offset(), t.len().min(RUN));
         let run = |i: usize| &grads(i)[start..start + n];
         tree_sum(&run, shards.len(), 0, shards.len().next_power_of_two(), &mut sum[..n]);
-        t.apply(&sum[..n]);
+        t.apply(&sum[..n])?;
     }
+    Ok(())
 }
 
 /// `out` = the sum of `run(i)` over shards `lo .. lo + size` (those below
