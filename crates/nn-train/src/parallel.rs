@@ -275,7 +275,8 @@ impl<T: Float> DataParallel<T> {
         self.plan
     }
 
-    /// ∇E of the last batch computed (the reduced sum of its shard gradients).
+    /// ∇E of the last batch computed by [`DataParallel::gather_and_compute`]
+    /// or [`DataParallel::compute`] (the reduced sum of its shard gradients).
     pub fn gradients(&self) -> &Gradients<T> {
         &self.shards[0].grads
     }
