@@ -15,25 +15,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use benches::{GemmShape, GEMM_SHAPES};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use nn_core::gemm::{gemm_naive, gemm_with, Backend};
 use nn_core::{Float, Matrix, Op};
-
-/// (m, k, n, op(A), op(B)) and whether the naive loop runs on it.
-const SHAPES: &[(usize, usize, usize, Op, Op, bool)] = &[
-    (16, 784, 64, Op::N, Op::N, true),
-    (784, 16, 64, Op::T, Op::N, true),
-    (16, 64, 784, Op::N, Op::T, true),
-    (256, 784, 64, Op::N, Op::N, false),
-    (1024, 1024, 1024, Op::N, Op::N, false),
-];
-
-fn op_name(op: Op) -> &'static str {
-    match op {
-        Op::N => "N",
-        Op::T => "Tᵀ",
-    }
-}
 
 /// Strides (row, column) of op(X) for a stored row-major X with `cols` columns.
 fn strides(op: Op, stored_cols: usize) -> (isize, isize) {
@@ -102,16 +87,16 @@ yardstick!(f32, sgemm);
 yardstick!(f64, dgemm);
 
 fn bench_type<T: Yardstick>(c: &mut Criterion) {
-    for &(m, k, n, op_a, op_b, naive) in SHAPES {
+    for shape in GEMM_SHAPES {
+        let GemmShape { m, k, n, op_a, op_b, naive } = shape;
         let (ar, ac) = if op_a == Op::N { (m, k) } else { (k, m) };
         let (br, bc) = if op_b == Op::N { (k, n) } else { (n, k) };
         let a = Matrix::from_fn(ar, ac, |i, j| T::from_f64(((i * 13 + j * 7) % 17) as f64 / 17.0 - 0.5));
         let b = Matrix::from_fn(br, bc, |i, j| T::from_f64(((i * 5 + j * 11) % 19) as f64 / 19.0 - 0.5));
         let mut out = Matrix::<T>::zeros(m, n);
 
-        let name = format!("gemm_{}/({m},{k},{n}) {}·{}", T::NAME, op_name(op_a), op_name(op_b));
-        let mut group: BenchmarkGroup<'_, _> = c.benchmark_group(name);
-        group.throughput(Throughput::Elements((2 * m * k * n) as u64));
+        let mut group: BenchmarkGroup<'_, _> = c.benchmark_group(shape.group(T::NAME));
+        group.throughput(Throughput::Elements(shape.flop() as u64));
         if m * k * n > 50_000_000 {
             group.sample_size(10).measurement_time(Duration::from_secs(5));
         }

@@ -41,7 +41,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use benches::PlainMlp;
+use benches::{PlainMlp, EPOCH_BATCHES, STEP_BATCHES};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use nn_core::{Activation, Init, Loss, Matrix, Network, NetworkBuilder, Reduction, Sgd, Workspace};
 use nn_data::{Mnist, Normalisation};
@@ -49,10 +49,6 @@ use nn_train::{Progress, TrainConfig, Trainer};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// Batch sizes of `train_step`.
-const STEP_BATCHES: [usize; 3] = [16, 64, 256];
-/// Batch sizes of `mnist_epoch`.
-const EPOCH_BATCHES: [usize; 2] = [16, 64];
 /// Training rows that `train_step` cycles through (25 MB of f32 pixels,
 /// more than the last-level cache, as in a real epoch).
 const STEP_ROWS: usize = 8192;

@@ -25,6 +25,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use benches::{EPOCH_BATCHES, GEMM_SHAPES, STEP_BATCHES};
 use clap::Args;
 use serde::Deserialize;
 
@@ -41,16 +42,6 @@ pub const DEFAULT_PEAK_GFLOPS: f64 = 101.8;
 /// δ¹ = δ² W²ᵀ 2·10·64, i.e. 204 544 FLOP; ≈ 12.3 GFLOP in all.
 pub const EPOCH_FLOP: f64 = (4.0 * (784.0 * 64.0 + 64.0 * 10.0) + 2.0 * 10.0 * 64.0) * 60_000.0;
 
-/// The gemm shapes of `benches/benches/gemm.rs`: (m, k, n) and the group's name after the type.
-const GEMM_SHAPES: [((usize, usize, usize), &str); 5] = [
-    ((16, 784, 64), "(16,784,64) N·N"),
-    ((784, 16, 64), "(784,16,64) Tᵀ·N"),
-    ((16, 64, 784), "(16,64,784) N·Tᵀ"),
-    ((256, 784, 64), "(256,784,64) N·N"),
-    ((1024, 1024, 1024), "(1024,1024,1024) N·N"),
-];
-const STEP_BATCHES: [usize; 3] = [16, 64, 256];
-const EPOCH_BATCHES: [usize; 2] = [16, 64];
 const TEST_IMAGES: usize = 10_000;
 
 /// Flags of `bench-report`.
@@ -295,8 +286,8 @@ pub fn render(results: &Results, machine: &Machine, peak_gflops: f64) -> Result<
         writeln!(w, "| shape (m,k,n) | type | ours | ours-portable | matrixmultiply | naive | ours / matrixmultiply |");
     let _ = writeln!(w, "|---|---|---:|---:|---:|---:|---:|");
     for ty in ["f32", "f64"] {
-        for ((m, k, n), shape) in GEMM_SHAPES {
-            let group = format!("gemm_{ty}/{shape}");
+        for g in GEMM_SHAPES {
+            let (group, shape) = (g.group(ty), g.name());
             let gflops = |f: &str| -> Result<f64> { Ok(throughput(results.get(&[&group, f], "gemm")?, &group)? / 1e9) };
             let optional = |f: &str| results.find(&[&group, f]).and_then(|r| r.per_second()).map(|v| v / 1e9);
             let (ours, mm) = (gflops("ours")?, gflops("matrixmultiply")?);
@@ -313,7 +304,7 @@ pub fn render(results: &Results, machine: &Machine, peak_gflops: f64) -> Result<
                 target: "≥ 1",
                 met: Some(ratio >= 1.0),
             });
-            if (m, k, n) == (1024, 1024, 1024) {
+            if (g.m, g.k, g.n) == (1024, 1024, 1024) {
                 let peak = if ty == "f32" { peak_gflops } else { peak_gflops / 2.0 };
                 let share = ours / peak;
                 targets.push(Target {
@@ -477,9 +468,8 @@ mod tests {
         fn full(name: &str) -> Self {
             let f = Fixture::new(name);
             for ty in ["f32", "f64"] {
-                for ((m, k, n), shape) in GEMM_SHAPES {
-                    let flop = (2 * m * k * n) as u64;
-                    let group = format!("gemm_{ty}/{shape}");
+                for g in GEMM_SHAPES {
+                    let (flop, group) = (g.flop() as u64, g.group(ty));
                     // ours at 80 GFLOP/s, matrixmultiply at 50
                     f.write(&group, "ours", None, flop as f64 / 80.0, flop);
                     f.write(&group, "matrixmultiply", None, flop as f64 / 50.0, flop);
