@@ -196,9 +196,7 @@ impl<'a, T: Float> TensorStep<'a, T> {
     pub fn split_at(self, mid: usize) -> (TensorStep<'a, T>, TensorStep<'a, T>) {
         let TensorStep { layer, is_weight, offset, params, s0, s1, rule } = self;
         let (p0, p1) = params.split_at_mut(mid);
-        let cut =
-            |s: &'a mut [T]| if s.is_empty() { (Default::default(), Default::default()) } else { s.split_at_mut(mid) };
-        let ((a0, b0), (a1, b1)) = (cut(s0), cut(s1));
+        let ((a0, b0), (a1, b1)) = (cut_state(s0, mid), cut_state(s1, mid));
         (
             TensorStep { layer, is_weight, offset, params: p0, s0: a0, s1: a1, rule },
             TensorStep { layer, is_weight, offset: offset + mid, params: p1, s0: b0, s1: b1, rule },
@@ -219,17 +217,9 @@ impl<'a, T: Float> TensorStep<'a, T> {
                 format!("{n} values"),
             ));
         }
-        let params = std::mem::take(&mut self.params);
-        let (p, rest) = params.split_at_mut(n);
-        let take = |s: &mut &'a mut [T]| {
-            let s = std::mem::take(s);
-            if s.is_empty() {
-                (Default::default(), Default::default())
-            } else {
-                s.split_at_mut(n)
-            }
-        };
-        let ((s0, r0), (s1, r1)) = (take(&mut self.s0), take(&mut self.s1));
+        let (p, rest) = std::mem::take(&mut self.params).split_at_mut(n);
+        let (s0, r0) = cut_state(std::mem::take(&mut self.s0), n);
+        let (s1, r1) = cut_state(std::mem::take(&mut self.s1), n);
         self.rule.apply(p, g, s0, s1, self.is_weight);
         (self.params, self.s0, self.s1) = (rest, r0, r1);
         self.offset += n;
@@ -237,32 +227,39 @@ impl<'a, T: Float> TensorStep<'a, T> {
     }
 }
 
+/// `s` cut at `mid`; an empty state (a rule that keeps less) stays empty.
+fn cut_state<T>(s: &mut [T], mid: usize) -> (&mut [T], &mut [T]) {
+    if s.is_empty() {
+        (&mut [], &mut [])
+    } else {
+        s.split_at_mut(mid)
+    }
+}
+
 /// Calls `f` with a [`TensorStep`] for every parameter tensor of `net`, with
-/// `rule` and per-tensor state taken from `states` (each shaped like `net`).
-fn for_each_tensor<T: Float, const K: usize>(
+/// `rule` and up to two per-tensor states `s0`, `s1` (shaped like `net`).
+fn for_each_tensor<T: Float>(
     net: &mut Network<T>,
     rule: Rule<T>,
-    states: [&mut Gradients<T>; K],
+    mut s0: Option<&mut Gradients<T>>,
+    mut s1: Option<&mut Gradients<T>>,
     f: &mut dyn FnMut(TensorStep<'_, T>) -> Result<(), ShapeError>,
 ) -> Result<(), ShapeError> {
-    let mut states = states;
+    /// Layer `l`'s weights or bias in `state`; empty without a state.
+    fn part<'s, T: Float>(state: &'s mut Option<&mut Gradients<T>>, l: usize, is_weight: bool) -> &'s mut [T] {
+        let Some(g) = state else { return &mut [] };
+        let g = &mut g.layers[l];
+        if is_weight {
+            g.weights.as_mut_slice()
+        } else {
+            g.bias.as_mut_slice()
+        }
+    }
     for (l, layer) in net.layers_mut().iter_mut().enumerate() {
         for is_weight in [true, false] {
-            let mut state = states.each_mut().map(|st| {
-                let g = &mut st.layers[l];
-                if is_weight {
-                    g.weights.as_mut_slice()
-                } else {
-                    g.bias.as_mut_slice()
-                }
-            });
-            let (s0, s1) = match &mut state[..] {
-                [] => (Default::default(), Default::default()),
-                [a] => (std::mem::take(a), Default::default()),
-                [a, b, ..] => (std::mem::take(a), std::mem::take(b)),
-            };
             let params = if is_weight { layer.weights.as_mut_slice() } else { layer.bias.as_mut_slice() };
-            f(TensorStep { layer: l, is_weight, offset: 0, params, s0, s1, rule })?;
+            let (a, b) = (part(&mut s0, l, is_weight), part(&mut s1, l, is_weight));
+            f(TensorStep { layer: l, is_weight, offset: 0, params, s0: a, s1: b, rule })?;
         }
     }
     Ok(())
@@ -320,7 +317,7 @@ impl<T: Float> Optimizer<T> for Sgd {
         f: &mut dyn FnMut(TensorStep<'_, T>) -> Result<(), ShapeError>,
     ) -> Result<bool, ShapeError> {
         let rule = Rule::Sgd { lr: T::from_f64(self.lr), keep: T::from_f64(1.0 - self.lr * self.l2) };
-        for_each_tensor(net, rule, [], f)?;
+        for_each_tensor(net, rule, None, None, f)?;
         Ok(true)
     }
 }
@@ -387,7 +384,7 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
             wd: f64_(self.weight_decay),
             nesterov: self.nesterov,
         };
-        for_each_tensor(net, rule, [velocity], f)?;
+        for_each_tensor(net, rule, Some(velocity), None, f)?;
         Ok(true)
     }
 }
@@ -485,7 +482,7 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             wd: f64_(self.weight_decay),
             decoupled: self.decoupled,
         };
-        for_each_tensor(net, rule, [m, v], f)?;
+        for_each_tensor(net, rule, Some(m), Some(v), f)?;
         Ok(true)
     }
 }
