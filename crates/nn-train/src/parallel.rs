@@ -6,29 +6,24 @@
 //! s only, never on the number of threads. Shard i gathers its rows into its
 //! own buffers and computes its gradient with [`shard_gradients`] into its
 //! own [`Workspace`] and [`Gradients`], all allocated once, for the largest
-//! batch. The shard gradients are then summed by a pairwise tree over shard
-//! index,
+//! batch. The shard gradients are then summed element by element by a
+//! pairwise tree over shard index,
 //!
 //! ```text
-//! step 1:  g₀ += g₁,  g₂ += g₃,  g₄ += g₅, …
-//! step 2:  g₀ += g₂,  g₄ += g₆, …
-//! step 4:  g₀ += g₄, …
+//! S(lo, size) = S(lo, size/2) + S(lo + size/2, size/2),   S(i, 1) = gᵢ
+//! 4 shards: (g₀ + g₁) + (g₂ + g₃);   3 shards: (g₀ + g₁) + g₂
 //! ```
 //!
 //! so every element of ∇E = Σᵢ gᵢ is added in the same order whichever
 //! thread computed which shard: the result is bit-identical for any number
 //! of threads. (Each shard divides by the whole batch size, so the sum needs
-//! no rescaling.) Adds within a tree level, and the element ranges of large
-//! tensors, run in parallel.
-//!
-//! The trainer skips the separate reduction when the optimizer is
-//! element-wise (`DataParallel::step_elementwise`): every large tensor is
-//! cut into one part per thread, and each thread sums its part over the
-//! shards, in the same tree order, a run of elements at a time into a stack
-//! buffer, and applies the optimizer to it at once. The sum is never
-//! written back, the parameters of a part are written by one thread only,
-//! and each element gets the bits of the reduction followed by
-//! [`Optimizer::step`].
+//! no rescaling.) Large tensors are cut into one part per thread, and each
+//! thread sums its part, a run of elements at a time into a stack buffer.
+//! Each run's sum goes either into ∇E ([`DataParallel::gradients`]) or, in
+//! the trainer, straight into the optimizer (`DataParallel::step_elementwise`,
+//! for element-wise optimizers): then ∇E is never written, the parameters of
+//! a part are written by one thread only, and each element gets the bits of
+//! ∇E followed by [`Optimizer::step`].
 //!
 //! ```
 //! use nn_core::{Activation, Gradients, Init, Loss, Matrix, NetworkBuilder, Reduction, Workspace};
@@ -139,10 +134,9 @@ pub struct DataParallel<T> {
     parallel: bool,
     /// Shards of the last batch whose gradients are not summed yet.
     pending: usize,
+    /// ∇E, the sum of the shard gradients.
+    sum: Gradients<T>,
 }
-
-/// Element-wise `a += b` over slices of this many elements per parallel task.
-const ADD_CHUNK: usize = 8192;
 
 fn check_targets<T: Float>(x_rows: usize, t: &MatRef<'_, T>) -> Result<(), ShapeError> {
     if t.rows() != x_rows {
@@ -267,6 +261,7 @@ impl<T: Float> DataParallel<T> {
             staged: Staged { indices: Vec::with_capacity(batch_size), x: 0, t: 0, rows: 0 },
             parallel,
             pending: 0,
+            sum: Gradients::zeros_like(net),
         })
     }
 
@@ -278,14 +273,14 @@ impl<T: Float> DataParallel<T> {
     /// ∇E of the last batch computed by [`DataParallel::gather_and_compute`]
     /// or [`DataParallel::compute`] (the reduced sum of its shard gradients).
     pub fn gradients(&self) -> &Gradients<T> {
-        &self.shards[0].grads
+        &self.sum
     }
 
     /// ∇E of the last batch, and a [`Stager`] for the next one: the trainer
     /// gathers the next batch on an idle thread while the optimizer steps.
     pub(crate) fn split(&mut self) -> (&Gradients<T>, Stager<'_, T>) {
         let stager = Stager { plan: self.plan, rows: &mut self.rows, staged: &mut self.staged };
-        (&self.shards[0].grads, stager)
+        (&self.sum, stager)
     }
 
     /// ∇E and E of the batch made of rows `indices` of `x` (a [`Matrix`] or
@@ -301,7 +296,7 @@ impl<T: Float> DataParallel<T> {
         objective: &O,
     ) -> Result<T, ShapeError> {
         let e = self.gather_shards(net, x, t, indices, objective)?;
-        self.reduce();
+        self.reduce()?;
         Ok(e)
     }
 
@@ -359,13 +354,14 @@ impl<T: Float> DataParallel<T> {
         let k = check_batch(self.plan, self.shards.len(), n)?;
         check_targets(n, &t)?;
         let plan = self.plan;
-        self.run(k, |i, _, s| {
+        let e = self.run(k, |i, _, s| {
             let r = plan.range(n, i);
             let (xs, ts) = (x.rows_range(r.start, r.end), t.rows_range(r.start, r.end));
             s.loss = shard_gradients(net, xs, ts, objective, n, &mut s.ws, &mut s.grads)?;
             Ok(())
-        })
-        .inspect(|_| self.reduce())
+        })?;
+        self.reduce()?;
+        Ok(e)
     }
 
     /// Runs `shard(i, rows, state)` for the first `k` shards and returns
@@ -384,60 +380,135 @@ impl<T: Float> DataParallel<T> {
         Ok(shards.iter().fold(T::ZERO, |e, s| e + s.loss))
     }
 
-    /// Sums the last batch's shard gradients into shard 0 (the tree of the
-    /// module docs), unless they are summed already.
-    pub(crate) fn reduce(&mut self) {
-        reduce(&mut self.shards[..self.pending], self.parallel);
+    /// Sums the last batch's shard gradients into ∇E (the tree of the module
+    /// docs), unless they are summed already.
+    pub(crate) fn reduce(&mut self) -> Result<(), ShapeError> {
+        let (shards, parts) = (&self.shards[..self.pending], self.parts());
+        if shards.is_empty() {
+            return Ok(());
+        }
+        for (layer, g) in self.sum.layers.iter_mut().enumerate() {
+            for (is_weight, out) in [(true, g.weights.as_mut_slice()), (false, g.bias.as_mut_slice())] {
+                sum_into(Slice { offset: 0, out }, (layer, is_weight), shards, parts)?;
+            }
+        }
         self.pending = 0;
+        Ok(())
     }
 
-    /// One optimizer step from the last batch's shard gradients, without
-    /// summing them into shard 0 first: for an element-wise optimizer (see
-    /// [`Optimizer::step_elementwise`]), each tensor is cut into one part per
-    /// thread, and each part is summed over the shards, run by run, in the
-    /// tree order of the module docs, and stepped on the thread that sums
-    /// it. Every element gets the bits of the serial reduce and step. Each
-    /// thread reads the other shards' gradients and writes the parameters of
-    /// its own part only. Returns `Ok(false)`, with nothing done, when the
-    /// optimizer has no element-wise form or the gradients are summed already.
+    /// Threads that share a sum: the pool's when parallel.
+    fn parts(&self) -> usize {
+        if self.parallel {
+            rayon::current_num_threads()
+        } else {
+            1
+        }
+    }
+
+    /// One optimizer step from the last batch's shard gradients, each run's
+    /// sum handed straight to an element-wise optimizer (see
+    /// [`Optimizer::step_elementwise`]) on the thread that sums it, without
+    /// writing ∇E. Every element gets the bits of [`DataParallel::reduce`]
+    /// followed by [`Optimizer::step`]. Returns `Ok(false)`, with nothing
+    /// done, when the optimizer has no element-wise form or the gradients
+    /// are summed already.
     pub(crate) fn step_elementwise(
         &mut self,
         net: &mut Network<T>,
         optimizer: &mut (dyn Optimizer<T> + Send),
     ) -> Result<bool, ShapeError> {
-        let (k, parallel) = (self.pending, self.parallel);
-        if k == 0 {
+        let (shards, parts) = (&self.shards[..self.pending], self.parts());
+        if shards.is_empty() {
             return Ok(false);
         }
-        let shards = &self.shards[..k];
-        let parts = if parallel { rayon::current_num_threads() } else { 1 };
-        let stepped = optimizer.step_elementwise(net, &mut |t| sum_and_apply(t, shards, parts))?;
+        let stepped = optimizer.step_elementwise(net, &mut |t| {
+            let tensor = (t.layer(), t.is_weight());
+            sum_into(t, tensor, shards, parts)
+        })?;
         if stepped {
-            // shard 0 holds its own gradient, not the sum: nothing left to reduce
+            // the step used the sums: ∇E is not filled
             self.pending = 0;
         }
         Ok(stepped)
     }
 }
 
-/// Elements of a tensor summed and stepped at a time (a stack buffer per
-/// level of the tree).
+/// A run of one tensor's elements that takes their summed gradients: an
+/// optimizer's [`TensorStep`], or a [`Slice`] of ∇E.
+trait Sums<T>: Send + Sized {
+    /// Where the run starts in the tensor.
+    fn offset(&self) -> usize;
+    /// Its length.
+    fn len(&self) -> usize;
+    /// The run cut at `mid`.
+    fn split_at(self, mid: usize) -> (Self, Self);
+    /// Takes the sums of its next `sum.len()` elements.
+    fn take(&mut self, sum: &[T]) -> Result<(), ShapeError>;
+}
+
+impl<T: Float> Sums<T> for TensorStep<'_, T> {
+    fn offset(&self) -> usize {
+        TensorStep::offset(self)
+    }
+    fn len(&self) -> usize {
+        TensorStep::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        TensorStep::split_at(self, mid)
+    }
+    fn take(&mut self, sum: &[T]) -> Result<(), ShapeError> {
+        self.apply(sum)
+    }
+}
+
+/// Elements `offset..` of a tensor of ∇E.
+struct Slice<'a, T> {
+    offset: usize,
+    out: &'a mut [T],
+}
+
+impl<T: Float> Sums<T> for Slice<'_, T> {
+    fn offset(&self) -> usize {
+        self.offset
+    }
+    fn len(&self) -> usize {
+        self.out.len()
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (a, b) = self.out.split_at_mut(mid);
+        (Slice { offset: self.offset, out: a }, Slice { offset: self.offset + mid, out: b })
+    }
+    fn take(&mut self, sum: &[T]) -> Result<(), ShapeError> {
+        let (head, rest) = std::mem::take(&mut self.out).split_at_mut(sum.len());
+        head.copy_from_slice(sum);
+        (self.out, self.offset) = (rest, self.offset + sum.len());
+        Ok(())
+    }
+}
+
+/// Elements of a tensor summed at a time (a stack buffer per level of the tree).
 const RUN: usize = 1024;
 
-/// Tensors (or parts) shorter than this are summed and stepped on one thread.
+/// Tensors (or parts) shorter than this are summed on one thread.
 const PARALLEL_MIN: usize = 4096;
 
-/// Sums the shard gradients of `t`'s elements and applies the step to them,
-/// in `parts` parts of whole cache lines on as many threads.
-fn sum_and_apply<T: Float>(t: TensorStep<'_, T>, shards: &[Shard<T>], parts: usize) -> Result<(), ShapeError> {
-    if parts > 1 && t.len() >= PARALLEL_MIN {
+/// Sums the shard gradients of the elements of `out` (in tensor `(layer,
+/// is_weight)`) in the tree order of the module docs and hands them to
+/// `out`, run by run, in `parts` parts of whole cache lines on as many threads.
+fn sum_into<T: Float, S: Sums<T>>(
+    out: S,
+    (layer, is_weight): (usize, bool),
+    shards: &[Shard<T>],
+    parts: usize,
+) -> Result<(), ShapeError> {
+    if parts > 1 && out.len() >= PARALLEL_MIN {
         let left = parts / 2;
-        let mid = (t.len() * left / parts) / 16 * 16;
-        let (a, b) = t.split_at(mid);
-        let (ra, rb) = rayon::join(|| sum_and_apply(a, shards, left), || sum_and_apply(b, shards, parts - left));
+        let mid = (out.len() * left / parts) / 16 * 16;
+        let (a, b) = out.split_at(mid);
+        let tensor = (layer, is_weight);
+        let (ra, rb) = rayon::join(|| sum_into(a, tensor, shards, left), || sum_into(b, tensor, shards, parts - left));
         return ra.and(rb);
     }
-    let (layer, is_weight) = (t.layer(), t.is_weight());
     let grads = |i: usize| {
         let g = &shards[i].grads.layers[layer];
         if is_weight {
@@ -446,17 +517,17 @@ fn sum_and_apply<T: Float>(t: TensorStep<'_, T>, shards: &[Shard<T>], parts: usi
             g.bias.as_slice()
         }
     };
-    let mut t = t;
+    let mut out = out;
     if shards.len() == 1 {
-        let start = t.offset();
-        return t.apply(&grads(0)[start..start + t.len()]);
+        let start = out.offset();
+        return out.take(&grads(0)[start..start + out.len()]);
     }
     let mut sum = [T::ZERO; RUN];
-    while !t.is_empty() {
-        let (start, n) = (t.offset(), t.len().min(RUN));
+    while out.len() > 0 {
+        let (start, n) = (out.offset(), out.len().min(RUN));
         let run = |i: usize| &grads(i)[start..start + n];
         tree_sum(&run, shards.len(), 0, shards.len().next_power_of_two(), &mut sum[..n]);
-        t.apply(&sum[..n])?;
+        out.take(&sum[..n])?;
     }
     Ok(())
 }
@@ -482,41 +553,6 @@ fn tree_sum<'s, T: Float>(run: &dyn Fn(usize) -> &'s [T], k: usize, lo: usize, s
         let right = &mut right[..out.len()];
         tree_sum(run, k, lo + half, half, right);
         add_slice(out, right);
-    }
-}
-
-/// The pairwise tree of the module docs: afterwards shard 0 holds Σᵢ gᵢ.
-fn reduce<T: Float>(shards: &mut [Shard<T>], parallel: bool) {
-    let mut step = 1;
-    while step < shards.len() {
-        let pair = |group: &mut [Shard<T>]| {
-            if group.len() > step {
-                let (a, b) = group.split_at_mut(step);
-                add_gradients(&mut a[0].grads, &b[0].grads, parallel);
-            }
-        };
-        if parallel {
-            shards.par_chunks_mut(2 * step).for_each(pair);
-        } else {
-            shards.chunks_mut(2 * step).for_each(pair);
-        }
-        step *= 2;
-    }
-}
-
-/// a += b, tensor by tensor; large tensors are split into element ranges that
-/// run in parallel (each element is still one addition, so the bits do not change).
-fn add_gradients<T: Float>(a: &mut Gradients<T>, b: &Gradients<T>, parallel: bool) {
-    for (ga, gb) in a.layers.iter_mut().zip(&b.layers) {
-        for (sa, sb) in
-            [(ga.weights.as_mut_slice(), gb.weights.as_slice()), (ga.bias.as_mut_slice(), gb.bias.as_slice())]
-        {
-            if parallel && sa.len() >= 2 * ADD_CHUNK {
-                sa.par_chunks_mut(ADD_CHUNK).zip(sb.par_chunks(ADD_CHUNK)).for_each(|(x, y)| add_slice(x, y));
-            } else {
-                add_slice(sa, sb);
-            }
-        }
     }
 }
 

@@ -422,7 +422,7 @@ impl<T: Float> Run<'_, T> {
                 return Err(TrainError::NonFinite { epoch, batch: batch + 1, value: e.to_f64() });
             }
             if !self.dp.step_elementwise(net, &mut *self.optimizer)? {
-                self.dp.reduce();
+                self.dp.reduce()?;
                 let spin = self.parallel && self.dp.plan().count(idx.len()) > 1;
                 let next = (batch + 1 < self.batches).then(|| (self.x, self.y, &self.order[rows(batch + 1)]));
                 step_and_stage(&mut *self.optimizer, net, &mut self.dp, spin, next)?;

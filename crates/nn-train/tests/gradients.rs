@@ -101,15 +101,16 @@ fn parallel_reduction_equals_a_serial_pairwise_tree_bit_for_bit() {
     // 300 × 64 weights: large enough for the reduction to split the adds into parallel element ranges
     let wide: Network<f32> =
         NetworkBuilder::new(300).dense(64, Activation::Relu).dense(3, Activation::Identity).build(&mut rng);
-    for net in [&net, &wide] {
+    // shards of 4 rows: 8 shards (a full tree); of 5 rows: 6 shards (an uneven one)
+    for (net, shard) in [(&net, 4), (&wide, 4), (&net, 5), (&wide, 5)] {
         let (x, t) = (random(29, net.inputs(), &mut rng), random(29, 3, &mut rng));
         let loss = Loss::Mse(Reduction::Mean);
-        let plan = ShardPlan::new(4).unwrap();
+        let plan = ShardPlan::new(shard).unwrap();
         let k = plan.count(29);
         let mut parts: Vec<(f32, Gradients<f32>)> = (0..k)
             .map(|i| {
                 let r = plan.range(29, i);
-                let (mut ws, mut g) = (Workspace::new(net, 4), Gradients::zeros_like(net));
+                let (mut ws, mut g) = (Workspace::new(net, shard), Gradients::zeros_like(net));
                 let e = shard_gradients(
                     net,
                     x.rows_range(r.start, r.end),
@@ -137,8 +138,8 @@ fn parallel_reduction_equals_a_serial_pairwise_tree_bit_for_bit() {
         let expected = (e_tree, flat(&parts[0].1));
         for threads in [1, 2, 3] {
             for par in [false, true] {
-                let got = pool(threads).install(|| sharded(net, x.view(), t.view(), &loss, 4, par));
-                assert_eq!(got, expected, "{threads} threads, parallel {par}");
+                let got = pool(threads).install(|| sharded(net, x.view(), t.view(), &loss, shard, par));
+                assert_eq!(got, expected, "shards of {shard}, {threads} threads, parallel {par}");
             }
         }
     }
