@@ -67,6 +67,7 @@ fn network() -> Network<f32> {
         .weights(Init::StandardNormal)
         .biases(Init::StandardNormal)
         .build::<f32, _>(&mut ChaCha8Rng::seed_from_u64(1))
+        .expect("the mnist model is a valid network")
 }
 
 fn labels_u8(data: &nn_data::Dataset<f32>) -> Vec<u8> {

@@ -73,7 +73,7 @@ pub fn check_pair(activation: Activation, loss: Loss, seed: u64, eps: f64) -> Re
             .dense(3, output_activation(&loss, activation))
             .weights(Init::StandardNormal)
             .biases(Init::Normal { std: 0.5 })
-            .build(&mut rng);
+            .build(&mut rng)?;
         let x = Matrix::from_fn(5, 4, |_, _| normal(&mut rng));
         let t = match loss {
             Loss::SoftmaxCrossEntropy(_) => {

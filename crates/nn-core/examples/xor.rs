@@ -16,7 +16,8 @@ fn main() -> Result<(), nn_core::ShapeError> {
         .dense(1, Activation::Sigmoid)
         .weights(Init::Glorot)
         .biases(Init::Zeros)
-        .build::<f32, _>(&mut rng);
+        .build::<f32, _>(&mut rng)
+        .unwrap();
 
     let loss = Loss::SigmoidBce(Reduction::Mean);
     let mut optimizer = Sgd::new(0.5);

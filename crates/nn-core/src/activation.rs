@@ -86,94 +86,138 @@ fn assert_same_shape(what: &str, r1: usize, c1: usize, r2: usize, c2: usize) {
     assert!(r1 == r2 && c1 == c2, "{what}: shapes {r1}×{c1} and {r2}×{c2} differ");
 }
 
+/// One element-wise activation: φ and the backward rule g ⊙ φ′, side by side.
+trait Elementwise<T: Float>: Copy {
+    /// h = φ(u).
+    fn phi(self, u: T) -> T;
+    /// g·φ′(u), given u and h = φ(u) (each rule reads whichever is cheaper).
+    fn grad(self, g: T, u: T, h: T) -> T;
+}
+
+/// φ(u) = u, φ′ = 1.
+#[derive(Clone, Copy)]
+struct Identity;
+impl<T: Float> Elementwise<T> for Identity {
+    fn phi(self, u: T) -> T {
+        u
+    }
+    fn grad(self, g: T, _u: T, _h: T) -> T {
+        g
+    }
+}
+
+/// φ(u) = max(0, u), φ′(u) = 1 if u > 0 else 0.
+#[derive(Clone, Copy)]
+struct Relu;
+impl<T: Float> Elementwise<T> for Relu {
+    fn phi(self, u: T) -> T {
+        u.max(T::ZERO)
+    }
+    fn grad(self, g: T, u: T, _h: T) -> T {
+        if u <= T::ZERO {
+            T::ZERO
+        } else {
+            g
+        }
+    }
+}
+
+/// φ(u) = u if u > 0 else a·u, φ′(u) = 1 if u > 0 else a.
+#[derive(Clone, Copy)]
+struct LeakyRelu<T>(T);
+impl<T: Float> Elementwise<T> for LeakyRelu<T> {
+    fn phi(self, u: T) -> T {
+        if u > T::ZERO {
+            u
+        } else {
+            self.0 * u
+        }
+    }
+    fn grad(self, g: T, u: T, _h: T) -> T {
+        if u <= T::ZERO {
+            g * self.0
+        } else {
+            g
+        }
+    }
+}
+
+/// φ(u) = σ(u), φ′(u) = σ(u)(1 − σ(u)) = h(1 − h).
+#[derive(Clone, Copy)]
+struct Sigmoid;
+impl<T: Float> Elementwise<T> for Sigmoid {
+    fn phi(self, u: T) -> T {
+        sigmoid(u)
+    }
+    fn grad(self, g: T, _u: T, h: T) -> T {
+        g * (h * (T::ONE - h))
+    }
+}
+
+/// φ(u) = tanh u, φ′(u) = 1 − tanh² u = 1 − h².
+#[derive(Clone, Copy)]
+struct Tanh;
+impl<T: Float> Elementwise<T> for Tanh {
+    fn phi(self, u: T) -> T {
+        u.tanh()
+    }
+    fn grad(self, g: T, _u: T, h: T) -> T {
+        g * (T::ONE - h * h)
+    }
+}
+
+/// H = φ(U), element by element.
+fn forward_rows<T: Float, E: Elementwise<T>>(e: E, u: MatRef<'_, T>, mut h: MatMut<'_, T>) {
+    for i in 0..u.rows() {
+        h.row_mut(i).iter_mut().zip(u.row(i)).for_each(|(y, &x)| *y = e.phi(x));
+    }
+}
+
+/// G ← G ⊙ φ′(U), element by element.
+fn backward_rows<T: Float, E: Elementwise<T>>(e: E, u: MatRef<'_, T>, h: MatRef<'_, T>, mut g: MatMut<'_, T>) {
+    for i in 0..u.rows() {
+        let (ur, hr) = (u.row(i), h.row(i));
+        g.row_mut(i).iter_mut().zip(ur.iter().zip(hr)).for_each(|(d, (&x, &y))| *d = e.grad(*d, x, y));
+    }
+}
+
+/// Softmax's backward rule: with ∂hᵢ/∂uⱼ = hᵢ(δᵢⱼ − hⱼ), g ← h ⊙ (g − (g·h)), row by row.
+fn softmax_backward_rows<T: Float>(h: MatRef<'_, T>, mut g: MatMut<'_, T>) {
+    for i in 0..h.rows() {
+        let (hr, gr) = (h.row(i), g.row_mut(i));
+        let dot: T = gr.iter().zip(hr).map(|(&d, &s)| d * s).sum();
+        gr.iter_mut().zip(hr).for_each(|(d, &s)| *d = s * (*d - dot));
+    }
+}
+
 impl Activation {
     /// H = φ(U). `u` and `h` must have the same shape (the network's
     /// workspace guarantees it; a mismatch is a programming error and panics).
-    pub fn forward<T: Float>(&self, u: MatRef<'_, T>, mut h: MatMut<'_, T>) {
+    pub fn forward<T: Float>(&self, u: MatRef<'_, T>, h: MatMut<'_, T>) {
         assert_same_shape("Activation::forward", u.rows(), u.cols(), h.rows(), h.cols());
-        if let Activation::Softmax = self {
-            return softmax_rows(u, h);
-        }
-        for i in 0..u.rows() {
-            let ur = u.row(i);
-            let hr = h.row_mut(i);
-            match *self {
-                Activation::Identity => hr.copy_from_slice(ur),
-                Activation::Relu => hr.iter_mut().zip(ur).for_each(|(y, &x)| *y = x.max(T::ZERO)),
-                Activation::LeakyRelu(a) => {
-                    let a = T::from_f64(a);
-                    hr.iter_mut().zip(ur).for_each(|(y, &x)| *y = if x > T::ZERO { x } else { a * x })
-                }
-                Activation::Sigmoid => hr.iter_mut().zip(ur).for_each(|(y, &x)| *y = sigmoid(x)),
-                Activation::Tanh => hr.iter_mut().zip(ur).for_each(|(y, &x)| *y = x.tanh()),
-                Activation::Softmax => unreachable!("handled above"),
-            }
+        match *self {
+            Activation::Identity => forward_rows(Identity, u, h),
+            Activation::Relu => forward_rows(Relu, u, h),
+            Activation::LeakyRelu(a) => forward_rows(LeakyRelu(T::from_f64(a)), u, h),
+            Activation::Sigmoid => forward_rows(Sigmoid, u, h),
+            Activation::Tanh => forward_rows(Tanh, u, h),
+            Activation::Softmax => softmax_rows(u, h),
         }
     }
 
     /// g ← g ⊙ φ′(U): turns ∂E/∂H into ∂E/∂U. `h` must hold φ(U) from the
     /// forward pass (sigmoid, tanh and softmax read their derivative from it).
-    pub fn backward<T: Float>(&self, u: MatRef<'_, T>, h: MatRef<'_, T>, mut g: MatMut<'_, T>) {
+    pub fn backward<T: Float>(&self, u: MatRef<'_, T>, h: MatRef<'_, T>, g: MatMut<'_, T>) {
         assert_same_shape("Activation::backward", u.rows(), u.cols(), g.rows(), g.cols());
         assert_same_shape("Activation::backward", h.rows(), h.cols(), g.rows(), g.cols());
-        for i in 0..u.rows() {
-            let ur = u.row(i);
-            let hr = h.row(i);
-            let gr = g.row_mut(i);
-            match *self {
-                Activation::Identity => {}
-                Activation::Relu => gr.iter_mut().zip(ur).for_each(|(d, &x)| {
-                    if x <= T::ZERO {
-                        *d = T::ZERO
-                    }
-                }),
-                Activation::LeakyRelu(a) => {
-                    let a = T::from_f64(a);
-                    gr.iter_mut().zip(ur).for_each(|(d, &x)| {
-                        if x <= T::ZERO {
-                            *d *= a
-                        }
-                    })
-                }
-                Activation::Sigmoid => gr.iter_mut().zip(hr).for_each(|(d, &s)| *d *= s * (T::ONE - s)),
-                Activation::Tanh => gr.iter_mut().zip(hr).for_each(|(d, &t)| *d *= T::ONE - t * t),
-                Activation::Softmax => {
-                    let dot: T = gr.iter().zip(hr).map(|(&d, &s)| d * s).sum();
-                    gr.iter_mut().zip(hr).for_each(|(d, &s)| *d = s * (*d - dot));
-                }
-            }
+        match *self {
+            Activation::Identity => {}
+            Activation::Relu => backward_rows(Relu, u, h, g),
+            Activation::LeakyRelu(a) => backward_rows(LeakyRelu(T::from_f64(a)), u, h, g),
+            Activation::Sigmoid => backward_rows(Sigmoid, u, h, g),
+            Activation::Tanh => backward_rows(Tanh, u, h, g),
+            Activation::Softmax => softmax_backward_rows(h, g),
         }
-    }
-
-    /// φ′(u) for one element-wise activation at one point (`None` for softmax,
-    /// whose derivative is a Jacobian, not a number).
-    pub fn derivative<T: Float>(&self, u: T) -> Option<T> {
-        Some(match *self {
-            Activation::Identity => T::ONE,
-            Activation::Relu => {
-                if u > T::ZERO {
-                    T::ONE
-                } else {
-                    T::ZERO
-                }
-            }
-            Activation::LeakyRelu(a) => {
-                if u > T::ZERO {
-                    T::ONE
-                } else {
-                    T::from_f64(a)
-                }
-            }
-            Activation::Sigmoid => {
-                let s = sigmoid(u);
-                s * (T::ONE - s)
-            }
-            Activation::Tanh => {
-                let t = u.tanh();
-                T::ONE - t * t
-            }
-            Activation::Softmax => return None,
-        })
     }
 
     /// A stable textual name, used in checkpoints and reports:

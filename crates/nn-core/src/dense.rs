@@ -12,6 +12,8 @@
 //! let layer = Dense::new(w, b, Activation::Relu).unwrap();
 //! assert_eq!((layer.inputs(), layer.outputs()), (2, 1));
 //! assert!(Dense::new(Matrix::<f32>::zeros(2, 3), Matrix::zeros(1, 2), Activation::Relu).is_err());
+//! assert!(Dense::new(Matrix::<f32>::zeros(2, 0), Matrix::zeros(1, 0), Activation::Relu).is_err());
+//! assert!(Dense::new(Matrix::<f32>::zeros(2, 1), Matrix::zeros(1, 1), Activation::LeakyRelu(f64::NAN)).is_err());
 //! ```
 
 use crate::activation::Activation;
@@ -21,19 +23,43 @@ use crate::gemm::{gemm, Op};
 use crate::matrix::{MatMut, MatRef, Matrix};
 
 /// A fully connected layer: weights Wˡ (inputs × outputs), bias bˡ (1 × outputs), activation φ.
+///
+/// The fields are private so that their invariants hold: both widths are at
+/// least 1, the bias is 1 × the weights' columns, and an activation's
+/// parameter is finite. Values change through [`Dense::parameters_mut`];
+/// shapes never do.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dense<T> {
     /// Wˡ, shape mˡ⁻¹ × mˡ.
-    pub weights: Matrix<T>,
+    weights: Matrix<T>,
     /// bˡ, shape 1 × mˡ.
-    pub bias: Matrix<T>,
+    bias: Matrix<T>,
     /// φ.
-    pub activation: Activation,
+    activation: Activation,
+}
+
+/// Checks a layer of `n_in` inputs, `n_out` outputs and `activation`.
+pub(crate) fn check_layer(context: &str, n_in: usize, n_out: usize, activation: &Activation) -> Result<(), ShapeError> {
+    if n_in == 0 || n_out == 0 {
+        return Err(ShapeError::new(
+            context,
+            "a layer at least 1 wide, with at least 1 input",
+            format!("{n_in} inputs × {n_out} outputs"),
+        ));
+    }
+    if let Activation::LeakyRelu(a) = activation {
+        if !a.is_finite() {
+            return Err(ShapeError::new(context, "a finite leaky_relu slope", format!("slope {a}")));
+        }
+    }
+    Ok(())
 }
 
 impl<T: Float> Dense<T> {
-    /// A layer from its parameters; errors unless `bias` is 1 × `weights.cols()`.
+    /// A layer from its parameters; errors unless `bias` is 1 × `weights.cols()`,
+    /// both widths are at least 1 and the activation's parameter is finite.
     pub fn new(weights: Matrix<T>, bias: Matrix<T>, activation: Activation) -> Result<Self, ShapeError> {
+        check_layer("Dense::new", weights.rows(), weights.cols(), &activation)?;
         if bias.rows() != 1 || bias.cols() != weights.cols() {
             return Err(ShapeError::new(
                 "Dense::new",
@@ -42,6 +68,26 @@ impl<T: Float> Dense<T> {
             ));
         }
         Ok(Dense { weights, bias, activation })
+    }
+
+    /// Wˡ, shape mˡ⁻¹ × mˡ.
+    pub fn weights(&self) -> &Matrix<T> {
+        &self.weights
+    }
+
+    /// bˡ, shape 1 × mˡ.
+    pub fn bias(&self) -> &Matrix<T> {
+        &self.bias
+    }
+
+    /// φ.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// (Wˡ, bˡ) as flat row-major slices, to change their values.
+    pub fn parameters_mut(&mut self) -> (&mut [T], &mut [T]) {
+        (self.weights.as_mut_slice(), self.bias.as_mut_slice())
     }
 
     /// mˡ⁻¹, the input width.

@@ -12,6 +12,13 @@
 //! so entries whose true gradient is ~0 are judged by their absolute error
 //! against the loss's own scale instead of dividing rounding noise by zero.
 //!
+//! Any [`Objective`] can be checked, not only the built-in losses: the
+//! analytic side is [`Network::loss_and_gradients`], the one driver the
+//! trainer also calls, and the numerical side differences the E that the
+//! same objective returns. A NaN anywhere makes the report fail (it is
+//! never swallowed by a maximum), and a step ε that is not a finite
+//! positive number is an error.
+//!
 //! Near a kink of ReLU or leaky ReLU (|u| ≲ 2ε·|input|) the central difference is
 //! meaningless; the report gives the smallest |u| over such units so a caller
 //! can tell.
@@ -25,7 +32,8 @@
 //!     .dense(2, Activation::Softmax)
 //!     .weights(Init::StandardNormal)
 //!     .biases(Init::StandardNormal)
-//!     .build(&mut rng);
+//!     .build(&mut rng)
+//!     .unwrap();
 //! let x = Matrix::from_fn(5, 3, |i, j| (i as f64 - 2.0) * 0.3 + j as f64 * 0.1);
 //! let t = Matrix::from_fn(5, 2, |i, j| if i % 2 == j { 1.0 } else { 0.0 });
 //! let report = check_gradients(&net, &x, &t, &Loss::SoftmaxCrossEntropy(Reduction::Mean), 1e-4).unwrap();
@@ -34,7 +42,7 @@
 
 use crate::activation::Activation;
 use crate::error::ShapeError;
-use crate::loss::Loss;
+use crate::loss::Objective;
 use crate::matrix::Matrix;
 use crate::network::{Gradients, Network, Workspace};
 
@@ -60,9 +68,25 @@ pub struct GradCheckReport {
 }
 
 impl GradCheckReport {
-    /// The largest relative error of the three.
+    /// The largest relative error of the three (NaN if any is NaN).
     pub fn max_relative_error(&self) -> f64 {
-        self.weights.max(self.bias).max(self.input)
+        worst(worst(self.weights, self.bias), self.input)
+    }
+
+    /// Whether every entry is within `tolerance` (false if any error is
+    /// NaN, or the tolerance is).
+    pub fn within(&self, tolerance: f64) -> bool {
+        self.max_relative_error() <= tolerance
+    }
+}
+
+/// The larger of `a` and `b`, NaN if either is: a NaN error is a failure,
+/// which `f64::max` would drop.
+fn worst(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
     }
 }
 
@@ -76,39 +100,43 @@ fn five_point(eps: f64, mut f: impl FnMut(f64) -> Result<f64, ShapeError>) -> Re
     Ok((8.0 * (p1 - m1) - (p2 - m2)) / (12.0 * eps))
 }
 
-/// E(net, x) with `Mean` dividing by the rows of `x`.
-fn loss_value(
+/// E(net, x) as the objective gives it, dividing by the rows of `x`.
+fn loss_value<O: Objective<f64> + ?Sized>(
     net: &Network<f64>,
     x: &Matrix<f64>,
     t: &Matrix<f64>,
-    loss: &Loss,
+    objective: &O,
     ws: &mut Workspace<f64>,
 ) -> Result<f64, ShapeError> {
     net.forward(x.view(), ws)?;
-    let last = ws.layers() - 1;
-    loss.value(&net.output_activation(), ws.pre_activation(last), ws.activation(last), t.view(), x.rows())
+    objective.output_delta(net, t.view(), ws, x.rows())
 }
 
-/// Compares analytic gradients (weights, biases, inputs) of `loss` at
-/// (`x`, `t`) with central differences of step `eps`.
-pub fn check_gradients(
+/// Compares analytic gradients (weights, biases, inputs) of `objective`
+/// at (`x`, `t`) with central differences of step `eps` (a finite number
+/// above 0).
+pub fn check_gradients<O: Objective<f64> + ?Sized>(
     net: &Network<f64>,
     x: &Matrix<f64>,
     t: &Matrix<f64>,
-    loss: &Loss,
+    objective: &O,
     eps: f64,
 ) -> Result<GradCheckReport, ShapeError> {
+    if !(eps.is_finite() && eps > 0.0) {
+        return Err(ShapeError::new("check_gradients: step ε", "a finite number above 0", format!("{eps}")));
+    }
+    objective.check(net)?;
     let n = x.rows();
     let mut ws = Workspace::new(net, n).with_input_gradient();
     let mut grads = Gradients::zeros_like(net);
-    let e = net.loss_and_gradients(x.view(), t.view(), loss, n, &mut ws, &mut grads)?;
+    let e = net.loss_and_gradients(x.view(), t.view(), objective, n, &mut ws, &mut grads)?;
     let floor = RELATIVE_ERROR_FLOOR * e.abs().max(1.0);
     let rel = |a: f64, b: f64| relative_error(a, b, floor);
     let input_grad = ws.input_gradient().expect("workspace computes ∂E/∂X").to_matrix();
 
     let mut report = GradCheckReport { min_kink_distance: f64::INFINITY, ..Default::default() };
     for (l, layer) in net.layers().iter().enumerate() {
-        if matches!(layer.activation, Activation::Relu | Activation::LeakyRelu(_)) {
+        if matches!(layer.activation(), Activation::Relu | Activation::LeakyRelu(_)) {
             let m = ws.pre_activation(l).to_matrix();
             let d = m.as_slice().iter().fold(f64::INFINITY, |a, &u| a.min(u.abs()));
             report.min_kink_distance = report.min_kink_distance.min(d);
@@ -122,24 +150,24 @@ pub fn check_gradients(
             let orig = *get(probe);
             let d = five_point(eps, |h| {
                 *get(probe) = orig + h;
-                loss_value(probe, x, t, loss, &mut ws)
+                loss_value(probe, x, t, objective, &mut ws)
             });
             *get(probe) = orig;
             d
         };
     for l in 0..net.layers().len() {
         for k in 0..grads.layers[l].weights.as_slice().len() {
-            let num = central(&mut probe, &|p| &mut p.layers_mut()[l].weights.as_mut_slice()[k])?;
+            let num = central(&mut probe, &|p| &mut p.layers_mut()[l].parameters_mut().0[k])?;
             let ana = grads.layers[l].weights.as_slice()[k];
-            report.weights = report.weights.max(rel(ana, num));
-            report.max_abs_error = report.max_abs_error.max((ana - num).abs());
+            report.weights = worst(report.weights, rel(ana, num));
+            report.max_abs_error = worst(report.max_abs_error, (ana - num).abs());
             report.entries += 1;
         }
         for k in 0..grads.layers[l].bias.as_slice().len() {
-            let num = central(&mut probe, &|p| &mut p.layers_mut()[l].bias.as_mut_slice()[k])?;
+            let num = central(&mut probe, &|p| &mut p.layers_mut()[l].parameters_mut().1[k])?;
             let ana = grads.layers[l].bias.as_slice()[k];
-            report.bias = report.bias.max(rel(ana, num));
-            report.max_abs_error = report.max_abs_error.max((ana - num).abs());
+            report.bias = worst(report.bias, rel(ana, num));
+            report.max_abs_error = worst(report.max_abs_error, (ana - num).abs());
             report.entries += 1;
         }
     }
@@ -148,12 +176,12 @@ pub fn check_gradients(
         let orig = xp.as_slice()[k];
         let num = five_point(eps, |h| {
             xp.as_mut_slice()[k] = orig + h;
-            loss_value(net, &xp, t, loss, &mut ws)
+            loss_value(net, &xp, t, objective, &mut ws)
         })?;
         xp.as_mut_slice()[k] = orig;
         let ana = input_grad.as_slice()[k];
-        report.input = report.input.max(rel(ana, num));
-        report.max_abs_error = report.max_abs_error.max((ana - num).abs());
+        report.input = worst(report.input, rel(ana, num));
+        report.max_abs_error = worst(report.max_abs_error, (ana - num).abs());
         report.entries += 1;
     }
     Ok(report)

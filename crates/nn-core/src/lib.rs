@@ -22,7 +22,8 @@
 //!     .dense(4, Activation::Tanh)
 //!     .dense(1, Activation::Sigmoid)
 //!     .weights(Init::Glorot)
-//!     .build::<f32, _>(&mut rng);
+//!     .build::<f32, _>(&mut rng)
+//!     .unwrap();
 //! let loss = Loss::SigmoidBce(Reduction::Mean);
 //! let mut sgd = Sgd::new(0.5);
 //! let mut ws = Workspace::new(&net, 4);
@@ -48,6 +49,7 @@ pub mod matrix;
 pub mod network;
 pub mod optim;
 pub mod rows;
+pub mod shuffle;
 
 pub use activation::Activation;
 pub use dense::Dense;
@@ -56,8 +58,8 @@ pub use float::Float;
 pub use gemm::{gemm, gemm_with, Backend, GemmError, Op};
 pub use gradcheck::{check_gradients, GradCheckReport};
 pub use init::Init;
-pub use loss::{Loss, Reduction};
+pub use loss::{Loss, Objective, Reduction};
 pub use matrix::{MatMut, MatRef, Matrix};
 pub use network::{DenseGradients, Gradients, Network, NetworkBuilder, Workspace};
-pub use optim::{Adam, Momentum, Optimizer, Sgd, TensorStep};
+pub use optim::{Adam, ElementwiseStep, Momentum, Optimizer, Sgd, TensorStep};
 pub use rows::RowSource;

@@ -1,7 +1,7 @@
 //! Losses: the value E of a mini-batch and the output delta δᴸ = ∂E/∂Uᴸ,
 //! computed together.
 //!
-//! Every loss states its reduction (DESIGN.md §2):
+//! Every loss states its reduction:
 //!
 //! - [`Reduction::Mean`] divides the sum over the batch by **D = the number of
 //!   samples (rows) in the mini-batch**, not by the number of elements: for an
@@ -42,6 +42,60 @@ use crate::activation::{sigmoid, softplus, Activation};
 use crate::error::ShapeError;
 use crate::float::Float;
 use crate::matrix::{MatMut, MatRef};
+use crate::network::{Network, Workspace};
+
+/// What turns a forward pass into δᴸ = ∂E/∂Uᴸ and E: a [`Loss`], or any rule
+/// of one's own (a tutorial's own output delta, say). [`Network::loss_and_gradients`]
+/// (forward, objective, backward) and [`crate::check_gradients`] take any
+/// objective, so a rule of one's own is trained and gradient-checked the
+/// same way as a built-in loss.
+///
+/// Shards of a mini-batch run on several threads at once, hence `Sync`.
+pub trait Objective<T: Float>: Sync {
+    /// Called after [`Network::forward`] (the workspace holds Uᴸ and Hᴸ):
+    /// writes δᴸ = ∂E/∂Uᴸ into `ws.output_delta_mut()` (or via
+    /// `ws.output_parts()`) and returns these rows' contribution to E.
+    /// `divisor` is the whole mini-batch size, which a `Mean` objective
+    /// divides by (for a shard, the batch it belongs to).
+    fn output_delta(
+        &self,
+        net: &Network<T>,
+        targets: MatRef<'_, T>,
+        ws: &mut Workspace<T>,
+        divisor: usize,
+    ) -> Result<T, ShapeError>;
+
+    /// Whether E is a mean over the batch (`Mean`: E·n is the batch's total) or a sum.
+    fn reduction(&self) -> Reduction;
+
+    /// Checks, once before training, that the objective suits `net` (e.g. a
+    /// fused softmax loss needs a softmax output layer).
+    fn check(&self, net: &Network<T>) -> Result<(), ShapeError> {
+        let _ = net;
+        Ok(())
+    }
+}
+
+impl<T: Float> Objective<T> for Loss {
+    fn output_delta(
+        &self,
+        net: &Network<T>,
+        targets: MatRef<'_, T>,
+        ws: &mut Workspace<T>,
+        divisor: usize,
+    ) -> Result<T, ShapeError> {
+        let (u, h, delta) = ws.output_parts();
+        self.value_and_delta(&net.output_activation(), u, h, targets, delta, divisor)
+    }
+
+    fn reduction(&self) -> Reduction {
+        Loss::reduction(self)
+    }
+
+    fn check(&self, net: &Network<T>) -> Result<(), ShapeError> {
+        self.check_output_activation(&net.output_activation())
+    }
+}
 
 /// How a loss combines the samples of a mini-batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,18 +163,29 @@ impl Loss {
         }
     }
 
-    fn divisor<T: Float>(&self, divisor: usize) -> T {
-        match self.reduction() {
-            Reduction::Mean => T::from_usize(divisor.max(1)),
-            Reduction::Sum => T::ONE,
+    /// 1/D: 1/`divisor` under `Mean`, 1 under `Sum`; a divisor of 0 is refused.
+    fn inverse_divisor<T: Float>(&self, divisor: usize) -> Result<T, ShapeError> {
+        if divisor == 0 {
+            return Err(ShapeError::new(
+                format!("loss {}", self.name()),
+                "a divisor of at least 1 (the mini-batch size)",
+                "0",
+            ));
         }
+        Ok(match self.reduction() {
+            Reduction::Mean => T::ONE / T::from_usize(divisor),
+            Reduction::Sum => T::ONE,
+        })
     }
 
     /// E for the rows given (divided by `divisor` under `Mean`), and
     /// δᴸ = ∂E/∂Uᴸ written into `delta`. `u` and `h` are the output layer's
     /// pre-activation and activation, `t` the targets; all four must share a
     /// shape. Pass the whole mini-batch size as `divisor` (for a shard, the
-    /// batch it belongs to).
+    /// batch it belongs to); 0 is an error.
+    ///
+    /// Each loss's formula is written once, here: per element, its term of
+    /// E and its entry of δᴸ side by side.
     pub fn value_and_delta<T: Float>(
         &self,
         output_activation: &Activation,
@@ -138,7 +203,7 @@ impl Loss {
                 format!("{}×{}", delta.rows(), delta.cols()),
             ));
         }
-        let inv_d = T::ONE / self.divisor::<T>(divisor);
+        let inv_d = self.inverse_divisor::<T>(divisor)?;
         let two = T::from_f64(2.0);
         let eps = T::EPSILON;
         let mut total = T::ZERO;
@@ -148,13 +213,14 @@ impl Loss {
             match self {
                 Loss::Mse(_) => {
                     for j in 0..ur.len() {
+                        // (ŷ − t)², ∂/∂ŷ = 2(ŷ − t)
                         let e = hr[j] - tr[j];
                         total += e * e;
                         dr[j] = two * e * inv_d;
                     }
                 }
                 Loss::SoftmaxCrossEntropy(_) => {
-                    // −Σ t (u − lse) and ∂/∂u = softmax·Σt − t; h holds softmax(u).
+                    // −Σ t (u − lse), ∂/∂u = softmax·Σt − t; h holds softmax(u)
                     let lse = log_sum_exp(ur);
                     let tsum: T = tr.iter().copied().sum();
                     for j in 0..ur.len() {
@@ -164,12 +230,14 @@ impl Loss {
                 }
                 Loss::SigmoidBce(_) => {
                     for j in 0..ur.len() {
+                        // softplus(u) − t·u, ∂/∂u = σ(u) − t
                         total += softplus(ur[j]) - tr[j] * ur[j];
                         dr[j] = (sigmoid(ur[j]) - tr[j]) * inv_d;
                     }
                 }
                 Loss::Bce(_) => {
                     for j in 0..ur.len() {
+                        // −t ln p − (1 − t) ln(1 − p), ∂/∂p = −t/p + (1 − t)/(1 − p)
                         let p = hr[j].max(eps).min(T::ONE - eps);
                         let tj = tr[j];
                         total -= tj * p.ln() + (T::ONE - tj) * (T::ONE - p).ln();
@@ -179,45 +247,10 @@ impl Loss {
             }
         }
         if matches!(self, Loss::Mse(_) | Loss::Bce(_)) {
+            // ∂E/∂Hᴸ ⊙ φ′(Uᴸ); the fused losses wrote ∂E/∂Uᴸ directly
             output_activation.backward(u, h, delta);
         }
         Ok(total * inv_d)
-    }
-
-    /// E alone (no delta), for evaluation.
-    pub fn value<T: Float>(
-        &self,
-        output_activation: &Activation,
-        u: MatRef<'_, T>,
-        h: MatRef<'_, T>,
-        t: MatRef<'_, T>,
-        divisor: usize,
-    ) -> Result<T, ShapeError> {
-        self.check(output_activation, &u, &h, &t)?;
-        let eps = T::EPSILON;
-        let mut total = T::ZERO;
-        for i in 0..u.rows() {
-            let (ur, hr, tr) = (u.row(i), h.row(i), t.row(i));
-            match self {
-                Loss::Mse(_) => total += hr.iter().zip(tr).map(|(&y, &t)| (y - t) * (y - t)).sum(),
-                Loss::SoftmaxCrossEntropy(_) => {
-                    let lse = log_sum_exp(ur);
-                    total -= ur.iter().zip(tr).map(|(&u, &t)| t * (u - lse)).sum()
-                }
-                Loss::SigmoidBce(_) => total += ur.iter().zip(tr).map(|(&u, &t)| softplus(u) - t * u).sum(),
-                Loss::Bce(_) => {
-                    total -= hr
-                        .iter()
-                        .zip(tr)
-                        .map(|(&p, &t)| {
-                            let p = p.max(eps).min(T::ONE - eps);
-                            t * p.ln() + (T::ONE - t) * (T::ONE - p).ln()
-                        })
-                        .sum()
-                }
-            }
-        }
-        Ok(total / self.divisor::<T>(divisor))
     }
 
     fn check<T: Float>(
@@ -267,8 +300,6 @@ mod tests {
         let t = Matrix::from_vec(n, c, t.to_vec()).unwrap();
         let mut d = Matrix::zeros(n, c);
         let e = loss.value_and_delta(&act, u.view(), h.view(), t.view(), d.view_mut(), n).unwrap();
-        let e2 = loss.value(&act, u.view(), h.view(), t.view(), n).unwrap();
-        assert_eq!(e, e2);
         (e, d.into_vec())
     }
 
@@ -303,12 +334,25 @@ mod tests {
     #[test]
     fn fused_loss_refuses_the_wrong_output_activation() {
         let u = Matrix::<f32>::zeros(1, 2);
+        let mut d = Matrix::<f32>::zeros(1, 2);
         let err = Loss::SoftmaxCrossEntropy(Reduction::Mean)
-            .value(&Activation::Relu, u.view(), u.view(), u.view(), 1)
+            .value_and_delta(&Activation::Relu, u.view(), u.view(), u.view(), d.view_mut(), 1)
             .unwrap_err();
         assert!(err.to_string().contains("softmax"), "{err}");
         let t = Matrix::<f32>::zeros(1, 3);
-        let err = Loss::Mse(Reduction::Mean).value(&Activation::Identity, u.view(), u.view(), t.view(), 1).unwrap_err();
+        let err = Loss::Mse(Reduction::Mean)
+            .value_and_delta(&Activation::Identity, u.view(), u.view(), t.view(), d.view_mut(), 1)
+            .unwrap_err();
         assert!(err.to_string().contains("1×3"), "{err}");
+    }
+
+    #[test]
+    fn a_divisor_of_zero_is_refused() {
+        let u = Matrix::<f64>::zeros(1, 2);
+        let mut d = Matrix::<f64>::zeros(1, 2);
+        let err = Loss::Mse(Reduction::Mean)
+            .value_and_delta(&Activation::Identity, u.view(), u.view(), u.view(), d.view_mut(), 0)
+            .unwrap_err();
+        assert!(err.to_string().contains("divisor"), "{err}");
     }
 }

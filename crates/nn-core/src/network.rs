@@ -21,7 +21,8 @@
 //!     .dense(1, Activation::Identity)
 //!     .weights(Init::Glorot)
 //!     .biases(Init::Zeros)
-//!     .build(&mut rng);
+//!     .build(&mut rng)
+//!     .unwrap();
 //! let x = Matrix::from_vec(2, 2, vec![0.0, 1.0, 1.0, 0.0]).unwrap();
 //! let t = Matrix::from_vec(2, 1, vec![1.0, 1.0]).unwrap();
 //! let mut ws = Workspace::new(&net, 2);
@@ -36,11 +37,11 @@
 use rand::Rng;
 
 use crate::activation::Activation;
-use crate::dense::Dense;
+use crate::dense::{check_layer, Dense};
 use crate::error::ShapeError;
 use crate::float::Float;
 use crate::init::Init;
-use crate::loss::Loss;
+use crate::loss::Objective;
 use crate::matrix::{MatMut, MatRef, Matrix};
 
 /// A sequential multilayer perceptron.
@@ -83,16 +84,34 @@ impl NetworkBuilder {
     }
 
     /// Draws the parameters, layer by layer (weights row-major, then bias).
-    pub fn build<T: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Network<T> {
+    /// Errors, before drawing anything, if there are no layers or a width
+    /// is 0, or an activation's parameter is not finite.
+    ///
+    /// ```
+    /// use nn_core::{Activation, NetworkBuilder};
+    /// use rand::SeedableRng;
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    /// assert!(NetworkBuilder::new(4).build::<f32, _>(&mut rng).is_err()); // no layers
+    /// assert!(NetworkBuilder::new(4).dense(0, Activation::Relu).build::<f32, _>(&mut rng).is_err());
+    /// ```
+    pub fn build<T: Float, R: Rng + ?Sized>(&self, rng: &mut R) -> Result<Network<T>, ShapeError> {
+        if self.layers.is_empty() {
+            return Err(ShapeError::new("NetworkBuilder::build", "at least one layer", "none"));
+        }
+        let mut n_in = self.inputs;
+        for (l, &(n_out, activation)) in self.layers.iter().enumerate() {
+            check_layer(&format!("NetworkBuilder::build, layer {l}"), n_in, n_out, &activation)?;
+            n_in = n_out;
+        }
         let mut n_in = self.inputs;
         let mut layers = Vec::with_capacity(self.layers.len());
         for &(n_out, activation) in &self.layers {
             let weights = self.weights.matrix(n_in, n_out, n_in, n_out, rng);
             let bias = self.biases.matrix(1, n_out, n_in, n_out, rng);
-            layers.push(Dense { weights, bias, activation });
+            layers.push(Dense::new(weights, bias, activation)?);
             n_in = n_out;
         }
-        Network { layers }
+        Network::new(layers)
     }
 }
 
@@ -121,8 +140,15 @@ impl<T: Float> Network<T> {
     }
 
     /// The layers, mutable (an optimizer's view; shapes must not change).
-    pub fn layers_mut(&mut self) -> &mut [Dense<T>] {
+    pub(crate) fn layers_mut(&mut self) -> &mut [Dense<T>] {
         &mut self.layers
+    }
+
+    /// Every layer's parameters, mutable, as flat row-major slices
+    /// (Wˡ, bˡ), first layer to last: their values can change, their shapes
+    /// cannot.
+    pub fn parameters_mut(&mut self) -> impl Iterator<Item = (&mut [T], &mut [T])> {
+        self.layers.iter_mut().map(Dense::parameters_mut)
     }
 
     /// Input width m⁰.
@@ -142,12 +168,12 @@ impl<T: Float> Network<T> {
 
     /// The number of trainable parameters.
     pub fn parameter_count(&self) -> usize {
-        self.layers.iter().map(|l| l.weights.as_slice().len() + l.bias.as_slice().len()).sum()
+        self.layers.iter().map(|l| l.weights().as_slice().len() + l.bias().as_slice().len()).sum()
     }
 
     /// The output layer's activation.
     pub fn output_activation(&self) -> Activation {
-        self.layers[self.layers.len() - 1].activation
+        self.layers[self.layers.len() - 1].activation()
     }
 
     fn check_input(&self, x: &MatRef<'_, T>) -> Result<(), ShapeError> {
@@ -203,28 +229,61 @@ impl<T: Float> Network<T> {
             layer.backward(input, delta, &mut g.weights, &mut g.bias, down)?;
             if l > 0 {
                 // δˡ⁻¹ = (δˡ Wˡᵀ) ⊙ φ′(Uˡ⁻¹)
-                self.layers[l - 1].activation.backward(ws.u[l - 1].view(), ws.h[l - 1].view(), below[l - 1].view_mut());
+                self.layers[l - 1].activation().backward(
+                    ws.u[l - 1].view(),
+                    ws.h[l - 1].view(),
+                    below[l - 1].view_mut(),
+                );
             }
         }
         Ok(())
     }
 
-    /// Forward pass, loss value and δᴸ, backward pass: returns E and fills
-    /// `grads`. `divisor` is the mini-batch size that `Mean` divides by (the
-    /// whole batch, when `x` is one shard of it).
-    pub fn loss_and_gradients(
+    /// The one driver of a gradient: forward pass, the objective's E and δᴸ,
+    /// backward pass. Returns E and overwrites `grads`. `divisor` is the
+    /// mini-batch size that a `Mean` objective divides by (the whole batch,
+    /// when `x` is one shard of it). The trainer calls it once per shard and
+    /// the gradient checker once per check; allocates nothing once `ws` has
+    /// room for `x.rows()` rows.
+    pub fn loss_and_gradients<O: Objective<T> + ?Sized>(
         &self,
         x: MatRef<'_, T>,
         t: MatRef<'_, T>,
-        loss: &Loss,
+        objective: &O,
         divisor: usize,
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
     ) -> Result<T, ShapeError> {
         self.forward(x, ws)?;
-        let e = loss.value_and_delta_at_output(self, t, ws, divisor)?;
+        let e = objective.output_delta(self, t, ws, divisor)?;
         self.backward(x, ws, grads)?;
         Ok(e)
+    }
+
+    /// E and ∂E/∂θ of the whole batch (`x`, `t`), in new buffers: the simple
+    /// form of [`Network::loss_and_gradients`] (which reuses its buffers).
+    ///
+    /// ```
+    /// use nn_core::{Activation, Dense, Loss, Matrix, Network, Reduction};
+    /// let layer = Dense::new(Matrix::filled(2, 1, 0.5f64), Matrix::zeros(1, 1), Activation::Identity).unwrap();
+    /// let net = Network::new(vec![layer]).unwrap();
+    /// let x = Matrix::from_vec(1, 2, vec![1.0, 3.0]).unwrap();
+    /// let t = Matrix::from_vec(1, 1, vec![1.0]).unwrap();
+    /// // ŷ = 2, E = (2 − 1)² = 1, δ = 2(ŷ − t) = 2, ∂E/∂W = xᵀδ
+    /// let (e, grads) = net.gradients(x.view(), t.view(), &Loss::Mse(Reduction::Mean)).unwrap();
+    /// assert_eq!(e, 1.0);
+    /// assert_eq!(grads.layers[0].weights.as_slice(), &[2.0, 6.0]);
+    /// ```
+    pub fn gradients<O: Objective<T> + ?Sized>(
+        &self,
+        x: MatRef<'_, T>,
+        t: MatRef<'_, T>,
+        objective: &O,
+    ) -> Result<(T, Gradients<T>), ShapeError> {
+        let mut ws = Workspace::new(self, x.rows());
+        let mut grads = Gradients::zeros_like(self);
+        let e = self.loss_and_gradients(x, t, objective, x.rows().max(1), &mut ws, &mut grads)?;
+        Ok((e, grads))
     }
 
     /// Hᴸ for the rows of `x`, as a new matrix (allocates; for evaluation).
@@ -232,22 +291,6 @@ impl<T: Float> Network<T> {
         let mut ws = Workspace::new(self, x.rows());
         self.forward(x, &mut ws)?;
         Ok(ws.output().to_matrix())
-    }
-}
-
-impl Loss {
-    /// After a forward pass held in `ws`: E, and δᴸ written into the
-    /// workspace's output delta.
-    pub fn value_and_delta_at_output<T: Float>(
-        &self,
-        net: &Network<T>,
-        t: MatRef<'_, T>,
-        ws: &mut Workspace<T>,
-        divisor: usize,
-    ) -> Result<T, ShapeError> {
-        let last = ws.u.len() - 1;
-        let (u, h) = (ws.u[last].view(), ws.h[last].view());
-        self.value_and_delta(&net.output_activation(), u, h, t, ws.delta[last].view_mut(), divisor)
     }
 }
 
@@ -389,13 +432,15 @@ impl<T: Float> Gradients<T> {
         }
     }
 
-    fn check(&self, net: &Network<T>) -> Result<(), ShapeError> {
+    /// Checks that these gradients are shaped like `net`'s parameters (the
+    /// one such check: backward and every optimizer call it).
+    pub(crate) fn check(&self, net: &Network<T>) -> Result<(), ShapeError> {
         let ok = self.layers.len() == net.layers.len()
             && self
                 .layers
                 .iter()
                 .zip(&net.layers)
-                .all(|(g, l)| g.weights.shape() == l.weights.shape() && g.bias.shape() == l.bias.shape());
+                .all(|(g, l)| g.weights.shape() == l.weights().shape() && g.bias.shape() == l.bias().shape());
         if ok {
             Ok(())
         } else {
@@ -416,11 +461,6 @@ impl<T: Float> Gradients<T> {
         self.layers.iter_mut().flat_map(|g| [g.weights.as_mut_slice(), g.bias.as_mut_slice()])
     }
 
-    /// Sets every gradient to zero.
-    pub fn fill_zero(&mut self) {
-        self.slices_mut().for_each(|s| s.fill(T::ZERO));
-    }
-
     /// self += other (element-wise; shapes must match, as for gradients of one network).
     pub fn add_assign(&mut self, other: &Self) {
         assert_eq!(self.layers.len(), other.layers.len(), "Gradients::add_assign: different networks");
@@ -435,20 +475,8 @@ impl<T: Float> Gradients<T> {
         self.slices_mut().for_each(|a| a.iter_mut().for_each(|x| *x *= s));
     }
 
-    /// self ← other (no allocation).
-    pub fn copy_from(&mut self, other: &Self) {
-        for (a, b) in self.slices_mut().zip(other.slices()) {
-            a.copy_from_slice(b);
-        }
-    }
-
     /// True if no gradient is NaN or infinite.
     pub fn all_finite(&self) -> bool {
         self.slices().all(|s| s.iter().all(|x| x.is_finite()))
-    }
-
-    /// The Euclidean norm of all gradients together.
-    pub fn norm(&self) -> T {
-        self.slices().flat_map(|s| s.iter()).map(|&x| x * x).sum::<T>().sqrt()
     }
 }

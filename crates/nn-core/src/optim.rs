@@ -2,12 +2,14 @@
 //!
 //! | optimizer | update (η = learning rate) |
 //! |---|---|
-//! | [`Sgd`] | W ← (1 − η·l2)·W − η∇W, b ← b − η∇b  (Nielsen's L2 form with l2 = λ/n) |
+//! | [`Sgd`] | W ← (1 − η·l2)·W − η∇W, b ← b − (η/k)∇b  (Nielsen's L2 form with l2 = λ/n; k = 1, or the batch size for a bias step by the batch mean of δ) |
 //! | [`Momentum`] | v ← μv + g, θ ← θ − η·v (Nesterov: θ ← θ − η·(g + μv)), g = ∇ + wd·W |
 //! | [`Adam`] | m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − η·m̂/(√v̂ + ε), m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ) |
 //! | Adam**W** | as Adam, with W ← W − η·wd·W applied before the step (decoupled decay) |
 //!
-//! Weight decay (L2) applies to weights only, never to biases.
+//! Weight decay (L2) applies to weights only, never to biases. Every
+//! hyperparameter must be finite (and η, ε positive where they divide): a
+//! step with a NaN learning rate is an error, not NaN weights.
 //!
 //! Each update reads only its own element, that element's gradient and its
 //! own state, so a step can also be taken in pieces
@@ -23,8 +25,8 @@
 //! grads.layers[0].bias.fill(0.5);
 //! // η = 0.1, λ = 1, n = 10: W ← (1 − 0.1·1/10)·1 − 0.1·0.5 = 0.94, b ← 1 − 0.05 = 0.95
 //! Sgd::new(0.1).with_l2(1.0, 10).step(&mut net, &grads).unwrap();
-//! assert!((net.layers()[0].weights.get(0, 0) - 0.94).abs() < 1e-15);
-//! assert!((net.layers()[0].bias.get(0, 0) - 0.95).abs() < 1e-15);
+//! assert!((net.layers()[0].weights().get(0, 0) - 0.94).abs() < 1e-15);
+//! assert!((net.layers()[0].bias().get(0, 0) - 0.95).abs() < 1e-15);
 //! ```
 
 use crate::error::ShapeError;
@@ -48,10 +50,11 @@ pub trait Optimizer<T: Float> {
     /// corrections). Applying every element exactly once, in any pieces, in
     /// any order or on any thread, gives the bits of [`Optimizer::step`]:
     /// a data-parallel trainer can sum and apply each part of the gradient
-    /// on the thread that owns it. Returns `Ok(false)` without calling `f`
-    /// when the optimizer has no element-wise form (the default); use
-    /// [`Optimizer::step`] then. An error from `f` ends the step there (the
-    /// tensors before it are stepped) and is returned.
+    /// on the thread that owns it. Returns [`ElementwiseStep::Taken`], or,
+    /// without calling `f`, when the optimizer has no element-wise form (the default:
+    /// [`ElementwiseStep::Unsupported`]); use [`Optimizer::step`] then. An
+    /// error from `f` ends the step there (the tensors before it are
+    /// stepped) and is returned.
     ///
     /// ```
     /// use nn_core::{Activation, Dense, Matrix, Network, Optimizer, Sgd};
@@ -64,44 +67,44 @@ pub trait Optimizer<T: Float> {
     ///     b.apply(&g[1..])?;
     ///     a.apply(&g[..1])
     /// }).unwrap();
-    /// assert_eq!(net.layers()[0].weights.as_slice(), &[0.5; 4]);
-    /// assert_eq!(net.layers()[0].bias.as_slice(), &[-0.5; 4]);
+    /// assert_eq!(net.layers()[0].weights().as_slice(), &[0.5; 4]);
+    /// assert_eq!(net.layers()[0].bias().as_slice(), &[-0.5; 4]);
     /// ```
     fn step_elementwise(
         &mut self,
         net: &mut Network<T>,
         f: &mut dyn FnMut(TensorStep<'_, T>) -> Result<(), ShapeError>,
-    ) -> Result<bool, ShapeError> {
+    ) -> Result<ElementwiseStep, ShapeError> {
         let _ = (net, f);
-        Ok(false)
+        Ok(ElementwiseStep::Unsupported)
     }
 }
 
-/// Checks that `grads` is shaped like `net`.
-fn check<T: Float>(net: &Network<T>, grads: &Gradients<T>) -> Result<(), ShapeError> {
-    let same = grads.layers.len() == net.layers().len()
-        && net
-            .layers()
-            .iter()
-            .zip(&grads.layers)
-            .all(|(l, g)| l.weights.shape() == g.weights.shape() && l.bias.shape() == g.bias.shape());
-    if same {
-        Ok(())
-    } else {
-        Err(ShapeError::new(
-            "Optimizer::step",
-            format!("gradients shaped like the network {:?}", net.widths()),
-            format!("gradients for {} layers of other shapes", grads.layers.len()),
-        ))
+/// What [`Optimizer::step_elementwise`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElementwiseStep {
+    /// The step was handed out tensor by tensor, and is taken.
+    Taken,
+    /// The optimizer has no element-wise form: nothing was done; reduce the
+    /// gradients and call [`Optimizer::step`].
+    Unsupported,
+}
+
+/// Checks that a hyperparameter is finite (and, with `positive`, above 0).
+fn check_hyper(optimizer: &str, name: &str, value: f64, positive: bool) -> Result<(), ShapeError> {
+    if value.is_finite() && (!positive || value > 0.0) {
+        return Ok(());
     }
+    let expected = if positive { "a finite number above 0" } else { "a finite number" };
+    Err(ShapeError::new(format!("{optimizer}: {name}"), expected, format!("{value}")))
 }
 
 /// The update rule of one step of an element-wise optimizer, its scalars
 /// fixed for the step.
 #[derive(Clone, Copy, Debug)]
 enum Rule<T> {
-    /// W ← keep·W − η∇ (keep = 1 for biases).
-    Sgd { lr: T, keep: T },
+    /// W ← keep·W − η∇W, b ← b − η_b∇b.
+    Sgd { lr: T, keep: T, lr_bias: T },
     /// g = ∇ + wd·W, v ← μv + g, θ ← θ − η·v (Nesterov: θ ← θ − η·(g + μv)).
     Momentum { lr: T, mu: T, wd: T, nesterov: bool },
     /// Adam with bias corrections c₁ = 1 − β₁ᵗ, c₂ = 1 − β₂ᵗ.
@@ -114,8 +117,8 @@ impl<T: Float> Rule<T> {
     #[inline]
     fn apply(self, p: &mut [T], g: &[T], s0: &mut [T], s1: &mut [T], is_weight: bool) {
         match self {
-            Rule::Sgd { lr, keep } => {
-                let keep = if is_weight { keep } else { T::ONE };
+            Rule::Sgd { lr, keep, lr_bias } => {
+                let (keep, lr) = if is_weight { (keep, lr) } else { (T::ONE, lr_bias) };
                 p.iter_mut().zip(g).for_each(|(w, &d)| *w = keep * *w - lr * d);
             }
             Rule::Momentum { lr, mu, wd, nesterov } => {
@@ -255,9 +258,8 @@ fn for_each_tensor<T: Float>(
             g.bias.as_mut_slice()
         }
     }
-    for (l, layer) in net.layers_mut().iter_mut().enumerate() {
-        for is_weight in [true, false] {
-            let params = if is_weight { layer.weights.as_mut_slice() } else { layer.bias.as_mut_slice() };
+    for (l, (weights, bias)) in net.parameters_mut().enumerate() {
+        for (is_weight, params) in [(true, weights), (false, bias)] {
             let (a, b) = (part(&mut s0, l, is_weight), part(&mut s1, l, is_weight));
             f(TensorStep { layer: l, is_weight, offset: 0, params, s0: a, s1: b, rule })?;
         }
@@ -274,19 +276,44 @@ fn apply_all<T: Float>(grads: &Gradients<T>) -> impl FnMut(TensorStep<'_, T>) ->
     }
 }
 
-/// Plain stochastic gradient descent, optionally with L2 weight decay.
+/// Plain stochastic gradient descent, optionally with L2 weight decay and
+/// a bias step by the batch mean of δ.
 #[derive(Clone, Debug)]
 pub struct Sgd {
     /// η.
     pub lr: f64,
     /// The decay factor per unit of η: W ← (1 − η·l2)·W (Nielsen: l2 = λ/n).
     pub l2: f64,
+    /// k in b ← b − (η/k)·∇b: 1, or the batch size B when the bias moves by
+    /// the batch mean of δ while the weights move by its sum.
+    pub bias_divisor: f64,
 }
 
 impl Sgd {
     /// SGD with learning rate `lr` and no weight decay.
     pub fn new(lr: f64) -> Self {
-        Sgd { lr, l2: 0.0 }
+        Sgd { lr, l2: 0.0, bias_divisor: 1.0 }
+    }
+
+    /// The bias moves by the batch mean of δ while the weights move by its
+    /// sum: W ← W − η·Hᵀδ, b ← b − (η/B)·1ᵀδ, B = `batch`. This is the first
+    /// tutorial's step (`W -= lr * X.T @ delta`, `b -= lr * delta.mean(axis=0)`),
+    /// used with a summed loss.
+    ///
+    /// ```
+    /// use nn_core::{Activation, Dense, Gradients, Matrix, Network, Optimizer, Sgd};
+    /// let layer = Dense::new(Matrix::filled(1, 1, 1.0f64), Matrix::filled(1, 1, 1.0), Activation::Identity).unwrap();
+    /// let mut net = Network::new(vec![layer]).unwrap();
+    /// let mut grads = Gradients::zeros_like(&net);
+    /// grads.layers[0].weights.fill(8.0);
+    /// grads.layers[0].bias.fill(8.0);
+    /// Sgd::new(0.1).with_bias_mean(8).step(&mut net, &grads).unwrap();
+    /// assert!((net.layers()[0].weights().get(0, 0) - (1.0 - 0.8)).abs() < 1e-15);
+    /// assert!((net.layers()[0].bias().get(0, 0) - (1.0 - 0.1)).abs() < 1e-15);
+    /// ```
+    pub fn with_bias_mean(mut self, batch: usize) -> Self {
+        self.bias_divisor = batch as f64;
+        self
     }
 
     /// Adds L2 weight decay in Nielsen's form: W ← (1 − ηλ/n)·W − η∇W,
@@ -299,8 +326,8 @@ impl Sgd {
 
 impl<T: Float> Optimizer<T> for Sgd {
     fn step(&mut self, net: &mut Network<T>, grads: &Gradients<T>) -> Result<(), ShapeError> {
-        check(net, grads)?;
-        self.step_elementwise(net, &mut apply_all(grads)).map(|_| ())
+        grads.check(net)?;
+        self.step_elementwise(net, &mut apply_all(grads)).map(drop)
     }
 
     fn learning_rate(&self) -> f64 {
@@ -315,10 +342,17 @@ impl<T: Float> Optimizer<T> for Sgd {
         &mut self,
         net: &mut Network<T>,
         f: &mut dyn FnMut(TensorStep<'_, T>) -> Result<(), ShapeError>,
-    ) -> Result<bool, ShapeError> {
-        let rule = Rule::Sgd { lr: T::from_f64(self.lr), keep: T::from_f64(1.0 - self.lr * self.l2) };
+    ) -> Result<ElementwiseStep, ShapeError> {
+        check_hyper("Sgd", "learning rate", self.lr, false)?;
+        check_hyper("Sgd", "l2", self.l2, false)?;
+        check_hyper("Sgd", "bias divisor", self.bias_divisor, true)?;
+        let rule = Rule::Sgd {
+            lr: T::from_f64(self.lr),
+            keep: T::from_f64(1.0 - self.lr * self.l2),
+            lr_bias: T::from_f64(self.lr / self.bias_divisor),
+        };
         for_each_tensor(net, rule, None, None, f)?;
-        Ok(true)
+        Ok(ElementwiseStep::Taken)
     }
 }
 
@@ -358,8 +392,8 @@ impl<T: Float> Momentum<T> {
 
 impl<T: Float> Optimizer<T> for Momentum<T> {
     fn step(&mut self, net: &mut Network<T>, grads: &Gradients<T>) -> Result<(), ShapeError> {
-        check(net, grads)?;
-        self.step_elementwise(net, &mut apply_all(grads)).map(|_| ())
+        grads.check(net)?;
+        self.step_elementwise(net, &mut apply_all(grads)).map(drop)
     }
 
     fn learning_rate(&self) -> f64 {
@@ -374,9 +408,12 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
         &mut self,
         net: &mut Network<T>,
         f: &mut dyn FnMut(TensorStep<'_, T>) -> Result<(), ShapeError>,
-    ) -> Result<bool, ShapeError> {
+    ) -> Result<ElementwiseStep, ShapeError> {
+        check_hyper("Momentum", "learning rate", self.lr, false)?;
+        check_hyper("Momentum", "momentum", self.momentum, false)?;
+        check_hyper("Momentum", "weight decay", self.weight_decay, false)?;
         let velocity = self.velocity.get_or_insert_with(|| Gradients::zeros_like(net));
-        check(net, velocity)?;
+        velocity.check(net)?;
         let f64_ = T::from_f64;
         let rule = Rule::Momentum {
             lr: f64_(self.lr),
@@ -385,7 +422,7 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
             nesterov: self.nesterov,
         };
         for_each_tensor(net, rule, Some(velocity), None, f)?;
-        Ok(true)
+        Ok(ElementwiseStep::Taken)
     }
 }
 
@@ -449,8 +486,8 @@ impl<T: Float> Adam<T> {
 
 impl<T: Float> Optimizer<T> for Adam<T> {
     fn step(&mut self, net: &mut Network<T>, grads: &Gradients<T>) -> Result<(), ShapeError> {
-        check(net, grads)?;
-        self.step_elementwise(net, &mut apply_all(grads)).map(|_| ())
+        grads.check(net)?;
+        self.step_elementwise(net, &mut apply_all(grads)).map(drop)
     }
 
     fn learning_rate(&self) -> f64 {
@@ -465,11 +502,16 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         &mut self,
         net: &mut Network<T>,
         f: &mut dyn FnMut(TensorStep<'_, T>) -> Result<(), ShapeError>,
-    ) -> Result<bool, ShapeError> {
+    ) -> Result<ElementwiseStep, ShapeError> {
+        check_hyper("Adam", "learning rate", self.lr, false)?;
+        check_hyper("Adam", "beta1", self.beta1, false)?;
+        check_hyper("Adam", "beta2", self.beta2, false)?;
+        check_hyper("Adam", "eps", self.eps, true)?;
+        check_hyper("Adam", "weight decay", self.weight_decay, false)?;
         let m = self.m.get_or_insert_with(|| Gradients::zeros_like(net));
-        check(net, m)?;
+        m.check(net)?;
         let v = self.v.get_or_insert_with(|| Gradients::zeros_like(net));
-        check(net, v)?;
+        v.check(net)?;
         self.t += 1;
         let f64_ = T::from_f64;
         let rule = Rule::Adam {
@@ -483,6 +525,6 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             decoupled: self.decoupled,
         };
         for_each_tensor(net, rule, Some(m), Some(v), f)?;
-        Ok(true)
+        Ok(ElementwiseStep::Taken)
     }
 }

@@ -1,7 +1,7 @@
 //! Property tests: analytic gradients agree with central finite differences
 //! (f64, relative error < 1e-6) for random networks and every loss.
 
-use nn_core::{check_gradients, Activation, Init, Loss, Matrix, Network, NetworkBuilder, Reduction};
+use nn_core::{check_gradients, Activation, Init, Loss, Matrix, Network, NetworkBuilder, Objective, Reduction};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -47,7 +47,7 @@ fn case(
         };
         builder = builder.dense(widths[l + 1], act);
     }
-    let net = builder.build(&mut rng);
+    let net = builder.build(&mut rng).unwrap();
     let x = Init::StandardNormal.matrix(batch, widths[0], 1, 1, &mut rng);
     let m = widths[layers];
     let t = match loss {
@@ -84,24 +84,57 @@ proptest! {
     }
 }
 
-/// The checker itself must be able to fail: a wrong backward rule (here, a
-/// network whose output δ is scaled) is caught.
+/// An objective whose δᴸ is deliberately wrong: the MSE value, but its
+/// gradient scaled by `scale` (1 = right) and, with `nan`, one entry NaN.
+struct WrongDelta {
+    scale: f64,
+    nan: bool,
+}
+
+impl Objective<f64> for WrongDelta {
+    fn output_delta(
+        &self,
+        net: &Network<f64>,
+        t: nn_core::MatRef<'_, f64>,
+        ws: &mut nn_core::Workspace<f64>,
+        divisor: usize,
+    ) -> Result<f64, nn_core::ShapeError> {
+        let e = Loss::Mse(Reduction::Mean).output_delta(net, t, ws, divisor)?;
+        let mut delta = ws.output_delta_mut();
+        for i in 0..delta.rows() {
+            delta.row_mut(i).iter_mut().for_each(|d| *d *= self.scale);
+        }
+        if self.nan {
+            delta.row_mut(0)[0] = f64::NAN;
+        }
+        Ok(e)
+    }
+    fn reduction(&self) -> Reduction {
+        Reduction::Mean
+    }
+}
+
+/// The checker itself must be able to fail: it is run on objectives whose
+/// δᴸ is wrong (scaled by 1.01, or NaN) and reports them, while the same
+/// objective with the right δᴸ passes.
 #[test]
 fn a_wrong_gradient_is_detected() {
+    let (net, x, t) = case(&[3, 4, 2], &[4, 0], 5, &Loss::Mse(Reduction::Mean), 11);
+    let right = check_gradients(&net, &x, &t, &WrongDelta { scale: 1.0, nan: false }, 1e-4).unwrap();
+    assert!(right.within(1e-6), "{right:?}");
+    let scaled = check_gradients(&net, &x, &t, &WrongDelta { scale: 1.01, nan: false }, 1e-4).unwrap();
+    assert!(!scaled.within(1e-3), "a 1 % error in δᴸ must show: {scaled:?}");
+    assert!(scaled.weights > 1e-3 && scaled.bias > 1e-3 && scaled.input > 1e-3, "{scaled:?}");
+    let nan = check_gradients(&net, &x, &t, &WrongDelta { scale: 1.0, nan: true }, 1e-4).unwrap();
+    assert!(nan.max_relative_error().is_nan() && !nan.within(1.0), "a NaN is a failure: {nan:?}");
+}
+
+#[test]
+fn a_step_that_is_not_a_finite_positive_number_is_refused() {
     let loss = Loss::Mse(Reduction::Mean);
-    let (net, x, t) = case(&[3, 4, 2], &[4, 0], 5, &loss, 11);
-    let good = check_gradients(&net, &x, &t, &loss, 1e-4).unwrap();
-    assert!(good.max_relative_error() < 1e-6, "{good:?}");
-    // Sum differs from Mean by a factor of 5: compare the Sum analytic against a Mean numeric.
-    let mut ws = nn_core::Workspace::new(&net, 5);
-    let mut g_sum = nn_core::Gradients::zeros_like(&net);
-    let mut g_mean = nn_core::Gradients::zeros_like(&net);
-    net.loss_and_gradients(x.view(), t.view(), &Loss::Mse(Reduction::Sum), 5, &mut ws, &mut g_sum).unwrap();
-    net.loss_and_gradients(x.view(), t.view(), &loss, 5, &mut ws, &mut g_mean).unwrap();
-    g_mean.scale(5.0);
-    for (a, b) in g_sum.slices().zip(g_mean.slices()) {
-        for (p, q) in a.iter().zip(b) {
-            assert!((p - q).abs() <= 1e-12 * p.abs().max(1.0));
-        }
+    let (net, x, t) = case(&[3, 2], &[0], 2, &loss, 1);
+    for eps in [0.0, -1e-4, f64::NAN, f64::INFINITY] {
+        let err = check_gradients(&net, &x, &t, &loss, eps).unwrap_err();
+        assert!(err.to_string().contains("step"), "{err}");
     }
 }

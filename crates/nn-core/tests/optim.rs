@@ -3,7 +3,8 @@
 //! pieces, against the whole step, bit for bit.
 
 use nn_core::{
-    Activation, Adam, Dense, Gradients, Matrix, Momentum, Network, NetworkBuilder, Optimizer, Sgd, TensorStep,
+    Activation, Adam, Dense, ElementwiseStep, Gradients, Matrix, Momentum, Network, NetworkBuilder, Optimizer, Sgd,
+    TensorStep,
 };
 use rand::SeedableRng;
 
@@ -20,7 +21,7 @@ fn grads(gw: f64, gb: f64) -> Gradients<f64> {
 }
 
 fn params(net: &Network<f64>) -> (f64, f64) {
-    (net.layers()[0].weights.get(0, 0), net.layers()[0].bias.get(0, 0))
+    (net.layers()[0].weights().get(0, 0), net.layers()[0].bias().get(0, 0))
 }
 
 fn close(a: (f64, f64), b: (f64, f64)) {
@@ -124,7 +125,8 @@ fn net_and_grads(step: usize) -> (Network<f32>, Gradients<f32>) {
     let net = NetworkBuilder::new(5)
         .dense(4, Activation::Tanh)
         .dense(3, Activation::Identity)
-        .build::<f32, _>(&mut rand_chacha::ChaCha8Rng::seed_from_u64(11));
+        .build::<f32, _>(&mut rand_chacha::ChaCha8Rng::seed_from_u64(11))
+        .unwrap();
     let mut g = Gradients::zeros_like(&net);
     for (l, layer) in g.layers.iter_mut().enumerate() {
         for (i, x) in layer.weights.as_mut_slice().iter_mut().chain(layer.bias.as_mut_slice()).enumerate() {
@@ -170,16 +172,16 @@ fn elementwise_matches_step(mut whole: impl Optimizer<f32>, mut pieces: impl Opt
                 Ok(())
             })
             .unwrap();
-        assert!(applied);
+        assert_eq!(applied, ElementwiseStep::Taken);
         assert_eq!(tensors, 4, "weights and bias of two layers");
         for (la, lb) in a.layers().iter().zip(b.layers()) {
             let bits = |m: &Matrix<f32>| m.as_slice().iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&la.weights), bits(&lb.weights), "weights after step {step}");
-            assert_eq!(bits(&la.bias), bits(&lb.bias), "bias after step {step}");
+            assert_eq!(bits(la.weights()), bits(lb.weights()), "weights after step {step}");
+            assert_eq!(bits(la.bias()), bits(lb.bias()), "bias after step {step}");
         }
     }
     let (start, _) = net_and_grads(0);
-    assert_ne!(a.layers()[0].weights, start.layers()[0].weights, "the steps changed the weights");
+    assert_ne!(a.layers()[0].weights(), start.layers()[0].weights(), "the steps changed the weights");
 }
 
 #[test]
@@ -196,7 +198,7 @@ struct Halve;
 
 impl Optimizer<f64> for Halve {
     fn step(&mut self, net: &mut Network<f64>, _: &Gradients<f64>) -> Result<(), nn_core::ShapeError> {
-        net.layers_mut().iter_mut().for_each(|l| l.weights.as_mut_slice().iter_mut().for_each(|w| *w /= 2.0));
+        net.parameters_mut().for_each(|(w, _)| w.iter_mut().for_each(|w| *w /= 2.0));
         Ok(())
     }
     fn learning_rate(&self) -> f64 {
@@ -213,7 +215,7 @@ fn optimizers_without_an_elementwise_form_say_so() {
         called = true;
         Ok(())
     });
-    assert!(!refused.unwrap());
+    assert_eq!(refused.unwrap(), ElementwiseStep::Unsupported);
     assert!(!called);
     assert_eq!(params(&n), (1.0, 1.0));
 }
@@ -227,7 +229,7 @@ fn elementwise_step_checks_the_state_against_the_network() {
     let layer = Dense::new(Matrix::filled(1, 1, 1.0f32), Matrix::filled(1, 1, 1.0), Activation::Identity).unwrap();
     let mut other = Network::new(vec![layer]).unwrap();
     assert!(opt.step_elementwise(&mut other, &mut |_| panic!("no tensor for a refused step")).is_err());
-    assert_eq!(other.layers()[0].weights.get(0, 0), 1.0);
+    assert_eq!(other.layers()[0].weights().get(0, 0), 1.0);
 }
 
 #[test]
@@ -243,4 +245,34 @@ fn a_gradient_longer_than_the_piece_is_an_error_and_changes_nothing() {
     assert!(err.to_string().contains("layer 0 weights"), "{err}");
     assert!(err.to_string().contains("at most 2 gradient values"), "{err}");
     assert_eq!(n, before);
+}
+
+#[test]
+fn non_finite_hyperparameters_are_refused_before_any_change() {
+    let (mut n, g) = net_and_grads(0);
+    let before = n.clone();
+    for (name, err) in [
+        ("learning rate", Sgd::new(f64::NAN).step(&mut n, &g)),
+        ("l2", Sgd::new(0.1).with_l2(f64::INFINITY, 1).step(&mut n, &g)),
+        ("bias divisor", Sgd::new(0.1).with_bias_mean(0).step(&mut n, &g)),
+        ("momentum", Momentum::new(0.1, f64::NAN).step(&mut n, &g)),
+        ("eps", Adam::new(0.1).eps(0.0).step(&mut n, &g)),
+        ("beta2", Adam::new(0.1).betas(0.9, f64::NAN).step(&mut n, &g)),
+    ] {
+        let err = err.unwrap_err().to_string();
+        assert!(err.contains(name), "{err}");
+    }
+    assert_eq!(n, before);
+}
+
+#[test]
+fn sgd_with_a_bias_mean_divides_only_the_bias_step() {
+    let mut n = net(1.0, 1.0);
+    let mut g = Gradients::zeros_like(&n);
+    g.layers[0].weights.fill(8.0);
+    g.layers[0].bias.fill(8.0);
+    Sgd::new(0.1).with_bias_mean(8).step(&mut n, &g).unwrap();
+    let (w, b) = params(&n);
+    assert_eq!(w, 1.0 - 0.1 * 8.0);
+    assert_eq!(b, 1.0 - (0.1 / 8.0) * 8.0);
 }

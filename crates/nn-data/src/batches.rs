@@ -20,7 +20,6 @@
 //! ```
 
 use crate::error::{DataError, Result};
-use crate::transform::{fisher_yates, rng};
 
 /// What to do with the samples left over when B does not divide n.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,8 +59,7 @@ impl MiniBatches {
     /// Redraws the order for another epoch in the same buffer (no allocation):
     /// the result equals `shuffled(n, batch_size, last, seed, epoch)`.
     pub fn reshuffle(&mut self, seed: u64, epoch: u64) {
-        self.order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
-        fisher_yates(&mut self.order, &mut rng(seed, epoch));
+        nn_core::shuffle::epoch_order(&mut self.order, seed, epoch);
     }
 
     /// Number of batches: ⌈n / B⌉ when keeping the last partial batch, ⌊n / B⌋ when dropping it.

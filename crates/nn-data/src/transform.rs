@@ -19,7 +19,6 @@
 //! ```
 
 use nn_core::{Float, Matrix, ShapeError};
-use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::dataset::Dataset;
@@ -28,19 +27,10 @@ use crate::error::{DataError, Result};
 /// The RNG behind every seeded operation of this crate: ChaCha8 seeded from
 /// `seed`, on stream `stream` (0 unless an epoch number picks another).
 pub fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut r = ChaCha8Rng::seed_from_u64(seed);
-    r.set_stream(stream);
-    r
+    nn_core::shuffle::seeded_rng(seed, stream)
 }
 
-/// Shuffles `items` in place by Fisher–Yates: for i = n−1 down to 1, swap
-/// item i with item j drawn uniformly from 0..=i.
-pub fn fisher_yates<E, R: Rng + ?Sized>(items: &mut [E], rng: &mut R) {
-    for i in (1..items.len()).rev() {
-        let j = rng.random_range(0..=i);
-        items.swap(i, j);
-    }
-}
+pub use nn_core::shuffle::fisher_yates;
 
 /// A uniformly random permutation of `0..n`, the same for the same seed.
 ///

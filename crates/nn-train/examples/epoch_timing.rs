@@ -69,7 +69,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .dense(10, Activation::Softmax)
                 .weights(Init::StandardNormal)
                 .biases(Init::StandardNormal)
-                .build::<f32, _>(&mut ChaCha8Rng::seed_from_u64(1));
+                .build::<f32, _>(&mut ChaCha8Rng::seed_from_u64(1))
+                .expect("a valid network");
             let mut sgd = Sgd::new(0.005);
             let history = Trainer::new(config).objective(&loss).optimizer(&mut sgd).train_set(x, y).fit(&mut net)?;
             best[k] = history.epochs.iter().map(|e| e.seconds).fold(best[k], f64::min);

@@ -25,7 +25,8 @@
 //! let net = NetworkBuilder::new(3)
 //!     .dense(4, Activation::Relu)
 //!     .dense(2, Activation::Softmax)
-//!     .build::<f32, _>(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+//!     .build::<f32, _>(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1))
+//!     .unwrap();
 //! let path = std::env::temp_dir().join(format!("nn-train-doc-{}.safetensors", std::process::id()));
 //! save_safetensors(&net, &path).unwrap();
 //! let back = load_safetensors::<f32>(&path).unwrap();
@@ -76,8 +77,8 @@ fn le_bytes<T: Float>(m: &Matrix<T>) -> Vec<u8> {
 pub fn to_safetensors_bytes<T: Float>(net: &Network<T>) -> Vec<u8> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (i, layer) in net.layers().iter().enumerate() {
-        tensors.push((weight_name(i), vec![layer.inputs(), layer.outputs()], le_bytes(&layer.weights)));
-        tensors.push((bias_name(i), vec![1, layer.outputs()], le_bytes(&layer.bias)));
+        tensors.push((weight_name(i), vec![layer.inputs(), layer.outputs()], le_bytes(layer.weights())));
+        tensors.push((bias_name(i), vec![1, layer.outputs()], le_bytes(layer.bias())));
     }
     let views = tensors.iter().map(|(name, shape, bytes)| {
         let view = TensorView::new(dtype_of::<T>(), shape.clone(), bytes)
@@ -85,7 +86,7 @@ pub fn to_safetensors_bytes<T: Float>(net: &Network<T>) -> Vec<u8> {
         (name.as_str(), view)
     });
     let widths: Vec<String> = net.widths().iter().map(usize::to_string).collect();
-    let activations: Vec<String> = net.layers().iter().map(|l| l.activation.name()).collect();
+    let activations: Vec<String> = net.layers().iter().map(|l| l.activation().name()).collect();
     let metadata = BTreeMap::from([
         ("format", FORMAT.to_string()),
         ("architecture", widths.join(",")),
@@ -145,20 +146,20 @@ pub fn load_safetensors_into<T: Float>(net: &mut Network<T>, path: impl AsRef<Pa
         problems.push(format!("the network has widths {} but the file {}", join(&want), join(&found)));
     }
     for (i, (a, b)) in net.layers().iter().zip(loaded.layers()).enumerate() {
-        if a.activation != b.activation {
+        if a.activation() != b.activation() {
             problems.push(format!(
                 "layer {i}: the network uses {} but the file {}",
-                a.activation.name(),
-                b.activation.name()
+                a.activation().name(),
+                b.activation().name()
             ));
         }
     }
     if !problems.is_empty() {
         return Err(CheckpointError::Mismatch { path: path.into(), problems });
     }
-    for (dst, src) in net.layers_mut().iter_mut().zip(loaded.layers()) {
-        dst.weights.as_mut_slice().copy_from_slice(src.weights.as_slice());
-        dst.bias.as_mut_slice().copy_from_slice(src.bias.as_slice());
+    for ((w, b), src) in net.parameters_mut().zip(loaded.layers()) {
+        w.copy_from_slice(src.weights().as_slice());
+        b.copy_from_slice(src.bias().as_slice());
     }
     Ok(())
 }
@@ -255,13 +256,18 @@ pub fn from_safetensors_bytes<T: Float>(bytes: &[u8], origin: &Path) -> Result<N
         Matrix::from_vec(rows, cols, values).ok()
     };
     let mut layers = Vec::with_capacity(activations.len());
+    let mut refused = Vec::new();
     for (i, act) in activations.iter().enumerate() {
         let w = read(weight_name(i), widths[i], widths[i + 1]);
         let b = read(bias_name(i), 1, widths[i + 1]);
         if let (Some(w), Some(b)) = (w, b) {
-            layers.push(Dense { weights: w, bias: b, activation: *act });
+            match Dense::new(w, b, *act) {
+                Ok(layer) => layers.push(layer),
+                Err(e) => refused.push(format!("layer {i}: {e}")),
+            }
         }
     }
+    problems.extend(refused);
     let expected: Vec<String> = (0..activations.len()).flat_map(|i| [weight_name(i), bias_name(i)]).collect();
     let mut extra: Vec<&String> = tensors.names().into_iter().filter(|n| !expected.contains(n)).collect();
     extra.sort();
@@ -270,7 +276,7 @@ pub fn from_safetensors_bytes<T: Float>(bytes: &[u8], origin: &Path) -> Result<N
         return Err(CheckpointError::Mismatch { path: origin.into(), problems });
     }
     for (i, layer) in layers.iter().enumerate() {
-        for (name, m) in [(weight_name(i), &layer.weights), (bias_name(i), &layer.bias)] {
+        for (name, m) in [(weight_name(i), layer.weights()), (bias_name(i), layer.bias())] {
             if let Some(k) = m.as_slice().iter().position(|v| !v.is_finite()) {
                 let value = m.as_slice()[k].to_f64();
                 return Err(CheckpointError::NonFinite { path: origin.into(), tensor: name, index: k, value });

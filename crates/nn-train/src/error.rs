@@ -19,6 +19,18 @@ pub enum TrainError {
         /// The loss of that batch.
         value: f64,
     },
+    /// A step made a parameter NaN or infinite (found at the end of the
+    /// epoch, the last step included); the network is not a result.
+    #[error(
+        "training diverged: a parameter is {value} after epoch {epoch} (counted from 1); \
+         try a smaller learning rate"
+    )]
+    NonFiniteParameters {
+        /// 1-based epoch.
+        epoch: usize,
+        /// The first non-finite parameter's value.
+        value: f64,
+    },
     /// A data set holds a NaN or infinite value.
     #[error("{set} {part} holds {value} at row {row}, column {col} (counted from 0): data must be finite")]
     NonFiniteData {

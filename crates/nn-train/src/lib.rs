@@ -40,7 +40,7 @@
 //!     .dense(8, Activation::Tanh)
 //!     .dense(1, Activation::Sigmoid)
 //!     .weights(Init::Glorot)
-//!     .build::<f32, _>(&mut rng);
+//!     .build::<f32, _>(&mut rng)?;
 //! let loss = Loss::SigmoidBce(Reduction::Mean);
 //! let mut sgd = Sgd::new(0.5);
 //! let config = TrainConfig {
@@ -105,18 +105,20 @@
 mod atomic;
 pub mod checkpoint;
 pub mod error;
+mod eval;
 pub mod history;
 pub mod metrics;
 pub mod parallel;
 pub mod progress;
-pub mod step;
+mod reduce;
+pub mod shards;
 pub mod trainer;
 
 pub use checkpoint::{load_safetensors, load_safetensors_into, save_safetensors};
 pub use error::{CheckpointError, TrainError};
 pub use history::{EpochRecord, History, MetricValue};
 pub use metrics::{ClassificationReport, ConfusionMatrix, Metric};
-pub use parallel::{DataParallel, ShardPlan};
+pub use parallel::{DataParallel, Execution};
 pub use progress::Progress;
-pub use step::{shard_gradients, Objective};
-pub use trainer::{epoch_order, EvalSet, TrainConfig, Trainer};
+pub use shards::ShardPlan;
+pub use trainer::{EvalSet, TrainConfig, Trainer};

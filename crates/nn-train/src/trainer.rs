@@ -2,38 +2,37 @@
 //! data-parallel gradient of each batch ([`DataParallel`]), one optimizer
 //! step per batch, then evaluation and a history record.
 //!
-//! Epoch e visits the samples in the order of a Fisher–Yates shuffle drawn
-//! from `ChaCha8Rng::seed_from_u64(seed)` on stream e ([`epoch_order`]), so it
-//! depends on (seed, e) alone. Batch b is `order[b·B .. (b+1)·B]`; the last,
-//! shorter batch is kept or dropped. Each batch's loss is checked: a NaN or
-//! infinite value stops training with [`TrainError::NonFinite`] naming the
-//! epoch and batch, before any step is taken with it.
+//! Epoch e visits the samples in the order of
+//! [`nn_core::shuffle::epoch_order`]`(seed, e)` (a seeded Fisher–Yates
+//! shuffle), so it depends on (seed, e) alone. Batch b is
+//! `order[b·B .. (b+1)·B]`; the last, shorter batch is kept or dropped.
+//!
+//! A step is two calls: [`DataParallel::gather_shards`] (each shard's
+//! forward, δᴸ and backward pass, in parallel) and [`DataParallel::step`]
+//! (the shard gradients summed in a fixed order and the optimizer's update,
+//! each thread summing and stepping its own part of the parameters). Each
+//! batch's loss is checked before its step: a NaN or infinite value stops
+//! training with [`TrainError::NonFinite`] naming the epoch and batch. The
+//! parameters are checked at the end of every epoch, so a step that makes
+//! them non-finite (the last one included) is never returned as a result.
 //!
 //! The whole run executes inside one rayon pool (built once per fit with
-//! the configured number of threads). With an element-wise optimizer (all of
-//! nn-core's, see [`Optimizer::step_elementwise`]) the step is parallel too:
-//! each thread sums the shard gradients of its part of every large tensor
-//! and steps that part ([`DataParallel`]), so no thread waits on a serial
-//! step and each part of Wˡ is written by one thread only. Other optimizers
-//! step serially after the reduction; while they run, an otherwise idle
-//! worker gathers the next batch's rows into the shards' buffers (and so
-//! stays awake for the next batch). After the first
-//! batch nothing in the loop allocates, except the per-epoch record and, on
-//! a terminal, the progress bar's text (redrawn at most ten times a second).
+//! the configured number of threads). After the first batch nothing in the
+//! loop allocates, except the per-epoch record and, on a terminal, the
+//! progress bar's text (redrawn at most ten times a second).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use nn_core::{Float, Matrix, Network, Optimizer, RowSource, ShapeError};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use nn_core::shuffle::epoch_order;
+use nn_core::{Float, Matrix, Network, Objective, Optimizer, RowSource, ShapeError};
 
 use crate::error::TrainError;
+use crate::eval::{batch_total, Evaluator};
 use crate::history::{EpochRecord, History, MetricValue};
 use crate::metrics::Metric;
-use crate::parallel::{auto_shard_size, DataParallel, Evaluator};
+use crate::parallel::{DataParallel, Execution};
 use crate::progress::{Progress, Reporter};
-use crate::step::{batch_total, Objective};
+use crate::shards::auto_shard_size;
 
 /// Settings of a training run. `TrainConfig::default()` gives 1 epoch of
 /// batches of 16, automatic shards, seed 0, shuffled, last partial batch
@@ -103,32 +102,6 @@ impl TrainConfig {
         } else {
             n / b
         }
-    }
-}
-
-/// Writes epoch `epoch`'s visiting order of `order.len()` samples into
-/// `order`: the identity permutation shuffled by Fisher–Yates (for i from
-/// n − 1 down to 1, swap i with j uniform in 0..=i) with
-/// `ChaCha8Rng::seed_from_u64(seed)` on stream `epoch`. No allocation.
-///
-/// ```
-/// let (mut a, mut b) = (vec![0; 10], vec![0; 10]);
-/// nn_train::epoch_order(&mut a, 42, 1);
-/// nn_train::epoch_order(&mut b, 42, 1);
-/// assert_eq!(a, b);
-/// nn_train::epoch_order(&mut b, 42, 2);
-/// assert_ne!(a, b);
-/// b.sort();
-/// assert_eq!(b, (0..10).collect::<Vec<_>>());
-/// ```
-pub fn epoch_order(order: &mut [usize], seed: u64, epoch: u64) {
-    use rand::Rng;
-    order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(epoch);
-    for i in (1..order.len()).rev() {
-        let j = rng.random_range(0..=i);
-        order.swap(i, j);
     }
 }
 
@@ -243,9 +216,10 @@ impl<'a, T: Float> Trainer<'a, T> {
             )));
         }
         let threads = config.effective_threads();
+        let execution = if threads > 1 { Execution::Parallel } else { Execution::Serial };
         let metrics = if metrics.is_empty() { vec![Metric::Loss] } else { metrics };
         let mut run = Run {
-            dp: DataParallel::new(net, config.batch_size, config.effective_shard_size(), threads > 1)?,
+            dp: DataParallel::new(net, config.batch_size, config.effective_shard_size(), execution)?,
             evaluator: Evaluator::new(net, threads),
             preds: evals.iter().map(|e| Matrix::zeros(e.x.rows(), net.outputs())).collect(),
             losses: evals.iter().map(|e| vec![0.0; Evaluator::<T>::chunks(e.x.rows())]).collect(),
@@ -261,7 +235,6 @@ impl<'a, T: Float> Trainer<'a, T> {
             on_epoch,
             schedule,
             batches,
-            parallel: threads > 1,
         };
         if threads > 1 {
             let pool = rayon::ThreadPoolBuilder::new()
@@ -313,54 +286,6 @@ fn check_set<T: Float>(net: &Network<T>, name: &str, x: &dyn RowSource<T>, y: &M
     Ok(())
 }
 
-/// The next batch: inputs, targets and the rows it takes from them.
-type NextBatch<'b, T> = (&'b dyn RowSource<T>, &'b Matrix<T>, &'b [usize]);
-
-/// The optimizer step, and the gathering of the next batch's rows.
-///
-/// With `spin` (on a pool whose workers just ran this batch's shards), a
-/// second task gathers the next batch's rows into the shards' buffers for as
-/// long as the step lasts, then spins until it is done: the step is serial,
-/// and without this the idle workers would fall asleep during it and wake
-/// slowly at the next batch. (Gathering is a copy: whoever does it, the
-/// result is the same.)
-fn step_and_stage<T: Float>(
-    optimizer: &mut (dyn Optimizer<T> + Send),
-    net: &mut Network<T>,
-    dp: &mut DataParallel<T>,
-    spin: bool,
-    next: Option<NextBatch<'_, T>>,
-) -> Result<(), ShapeError> {
-    let (grads, mut stager) = dp.split();
-    if !spin {
-        return optimizer.step(net, grads);
-    }
-    let done = AtomicBool::new(false);
-    let stepping = || !done.load(Ordering::Acquire);
-    let (result, ()) = rayon::join(
-        || {
-            let r = optimizer.step(net, grads);
-            done.store(true, Ordering::Release);
-            r
-        },
-        || {
-            if let Some((x, t, idx)) = next {
-                stager.stage_while(x, t, idx, stepping);
-            }
-            // spin, and after a while also yield, in case this thread shares a core with the step
-            let mut spins = 0u32;
-            while stepping() {
-                std::hint::spin_loop();
-                spins += 1;
-                if spins > 4096 {
-                    std::thread::yield_now();
-                }
-            }
-        },
-    );
-    result
-}
-
 /// Everything a run needs, allocated before the first epoch.
 struct Run<'a, T> {
     config: TrainConfig,
@@ -373,7 +298,6 @@ struct Run<'a, T> {
     on_epoch: Option<EpochCallback<'a>>,
     schedule: Option<Schedule<'a>>,
     batches: usize,
-    parallel: bool,
     dp: DataParallel<T>,
     evaluator: Evaluator<T>,
     preds: Vec<Matrix<T>>,
@@ -415,23 +339,20 @@ impl<T: Float> Run<'_, T> {
         let start = Instant::now();
         let (mut total, mut seen) = (0.0, 0);
         for batch in 0..self.batches {
-            let rows = |i: usize| i * b..((i + 1) * b).min(n);
-            let idx = &self.order[rows(batch)];
+            let idx = &self.order[batch * b..((batch + 1) * b).min(n)];
             let e = self.dp.gather_shards(net, self.x, self.y, idx, self.objective)?;
             if !e.is_finite() {
                 return Err(TrainError::NonFinite { epoch, batch: batch + 1, value: e.to_f64() });
             }
-            if !self.dp.step_elementwise(net, &mut *self.optimizer)? {
-                self.dp.reduce()?;
-                let spin = self.parallel && self.dp.plan().count(idx.len()) > 1;
-                let next = (batch + 1 < self.batches).then(|| (self.x, self.y, &self.order[rows(batch + 1)]));
-                step_and_stage(&mut *self.optimizer, net, &mut self.dp, spin, next)?;
-            }
+            self.dp.step(net, &mut *self.optimizer)?;
             total += batch_total(reduction, e.to_f64(), idx.len());
             seen += idx.len();
             self.reporter.batch(batch + 1, seen, total);
         }
         let seconds = start.elapsed().as_secs_f64();
+        if let Some(value) = first_non_finite_parameter(net) {
+            return Err(TrainError::NonFiniteParameters { epoch, value });
+        }
         let eval_start = Instant::now();
         let mut eval = Vec::with_capacity(self.evals.len() * self.metrics.len());
         for (k, set) in self.evals.iter().enumerate() {
@@ -455,4 +376,11 @@ impl<T: Float> Run<'_, T> {
             eval,
         })
     }
+}
+
+/// The first parameter of `net` that is NaN or infinite, if any.
+fn first_non_finite_parameter<T: Float>(net: &Network<T>) -> Option<f64> {
+    let layers = net.layers().iter();
+    let mut values = layers.flat_map(|l| l.weights().as_slice().iter().chain(l.bias().as_slice()));
+    values.find(|v| !v.is_finite()).map(|v| v.to_f64())
 }

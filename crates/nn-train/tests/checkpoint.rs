@@ -27,6 +27,7 @@ fn net<T: nn_core::Float>(seed: u64) -> Network<T> {
         .weights(Init::Glorot)
         .biases(Init::Normal { std: 0.1 })
         .build(&mut ChaCha8Rng::seed_from_u64(seed))
+        .unwrap()
 }
 
 fn inputs(n: usize) -> Matrix<f32> {
@@ -66,7 +67,7 @@ fn a_trained_network_round_trips_with_identical_predictions() {
 
     // f64 files, and f32 weights loaded into an f64 network (exact widening)
     let wide: Network<f64> = load_safetensors(&path).unwrap();
-    assert_eq!(wide.layers()[1].weights.get(2, 3), f64::from(trained.layers()[1].weights.get(2, 3)));
+    assert_eq!(wide.layers()[1].weights().get(2, 3), f64::from(trained.layers()[1].weights().get(2, 3)));
     let path64 = dir().join("f64.safetensors");
     save_safetensors(&net::<f64>(3), &path64).unwrap();
     assert_eq!(load_safetensors::<f64>(&path64).unwrap(), net::<f64>(3));
@@ -203,13 +204,14 @@ fn shape_dtype_and_metadata_mismatches_are_listed() {
         .dense(5, Activation::Relu)
         .dense(4, Activation::Tanh)
         .dense(3, Activation::Softmax)
-        .build(&mut ChaCha8Rng::seed_from_u64(0));
+        .build(&mut ChaCha8Rng::seed_from_u64(0))
+        .unwrap();
     let before = small.clone();
     let msg = load_safetensors_into(&mut small, &path).unwrap_err().to_string();
     assert!(msg.contains("layer 0: the network uses relu but the file leaky_relu:0.01"), "{msg}");
     assert_eq!(small, before, "a failed load changes nothing");
     let mut wider: Network<f32> =
-        NetworkBuilder::new(6).dense(7, Activation::Relu).build(&mut ChaCha8Rng::seed_from_u64(0));
+        NetworkBuilder::new(6).dense(7, Activation::Relu).build(&mut ChaCha8Rng::seed_from_u64(0)).unwrap();
     let msg = load_safetensors_into(&mut wider, &path).unwrap_err().to_string();
     assert!(msg.contains("the network has widths 6-7 but the file 6-5-4-3"), "{msg}");
 }

@@ -5,7 +5,7 @@
 use nn_core::{
     Activation, Dense, Gradients, Init, Loss, MatRef, Matrix, Network, NetworkBuilder, Reduction, Workspace,
 };
-use nn_train::{shard_gradients, DataParallel, ShardPlan};
+use nn_train::{DataParallel, Execution, ShardPlan};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -15,7 +15,7 @@ fn random(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> Matrix<f32> {
 
 fn whole_batch(net: &Network<f32>, x: &Matrix<f32>, t: &Matrix<f32>, loss: &Loss) -> (f32, Gradients<f32>) {
     let (mut ws, mut g) = (Workspace::new(net, x.rows()), Gradients::zeros_like(net));
-    let e = shard_gradients(net, x.view(), t.view(), loss, x.rows(), &mut ws, &mut g).unwrap();
+    let e = net.loss_and_gradients(x.view(), t.view(), loss, x.rows(), &mut ws, &mut g).unwrap();
     (e, g)
 }
 
@@ -29,9 +29,9 @@ fn sharded(
     t: MatRef<'_, f32>,
     loss: &Loss,
     shard: usize,
-    par: bool,
+    execution: Execution,
 ) -> (f32, Vec<f32>) {
-    let mut dp = DataParallel::new(net, x.rows(), shard, par).unwrap();
+    let mut dp = DataParallel::new(net, x.rows(), shard, execution).unwrap();
     let e = dp.compute(net, x, t, loss).unwrap();
     (e, flat(dp.gradients()))
 }
@@ -49,7 +49,8 @@ fn sharded_gradients_equal_the_whole_batch_to_f32_rounding() {
         .dense(4, Activation::Softmax)
         .weights(Init::Glorot)
         .biases(Init::Normal { std: 0.1 })
-        .build(&mut rng);
+        .build(&mut rng)
+        .unwrap();
     let (x, labels) = (random(23, 9, &mut rng), (0..23).map(|_| rng.random_range(0..4)).collect::<Vec<usize>>());
     let t = Matrix::from_fn(23, 4, |i, j| if labels[i] == j { 1.0 } else { 0.0 });
     let loss = Loss::SoftmaxCrossEntropy(Reduction::Mean);
@@ -58,7 +59,7 @@ fn sharded_gradients_equal_the_whole_batch_to_f32_rounding() {
     let scale = g.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     assert!(scale > 1e-3);
     for shard in [1, 2, 3, 5, 8, 22, 23] {
-        for par in [false, true] {
+        for par in [Execution::Serial, Execution::Parallel] {
             let (es, gs) = pool(2).install(|| sharded(&net, x.view(), t.view(), &loss, shard, par));
             assert!((e - es).abs() <= 1e-6 * e.abs().max(1.0), "shard {shard}: E {e} vs {es}");
             let worst = g.iter().zip(&gs).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
@@ -66,7 +67,7 @@ fn sharded_gradients_equal_the_whole_batch_to_f32_rounding() {
         }
     }
     // one shard of the whole batch is the whole-batch computation itself
-    let (es, gs) = sharded(&net, x.view(), t.view(), &loss, 23, true);
+    let (es, gs) = sharded(&net, x.view(), t.view(), &loss, 23, Execution::Parallel);
     assert_eq!((es, gs), (e, g));
 }
 
@@ -86,7 +87,7 @@ fn sharded_gradients_equal_the_whole_batch_exactly_when_arithmetic_is_exact() {
     let g = flat(&g);
     assert!(g.iter().any(|&v| v.abs() > 100.0), "a non-trivial gradient");
     for shard in 1..=10 {
-        let (es, gs) = pool(4).install(|| sharded(&net, x.view(), t.view(), &loss, shard, true));
+        let (es, gs) = pool(4).install(|| sharded(&net, x.view(), t.view(), &loss, shard, Execution::Parallel));
         assert_eq!((es, &gs), (e, &g), "shard size {shard}");
     }
 }
@@ -97,10 +98,10 @@ fn sharded_gradients_equal_the_whole_batch_exactly_when_arithmetic_is_exact() {
 fn parallel_reduction_equals_a_serial_pairwise_tree_bit_for_bit() {
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let net: Network<f32> =
-        NetworkBuilder::new(30).dense(40, Activation::Sigmoid).dense(3, Activation::Identity).build(&mut rng);
+        NetworkBuilder::new(30).dense(40, Activation::Sigmoid).dense(3, Activation::Identity).build(&mut rng).unwrap();
     // 300 × 64 weights: large enough for the reduction to split the adds into parallel element ranges
     let wide: Network<f32> =
-        NetworkBuilder::new(300).dense(64, Activation::Relu).dense(3, Activation::Identity).build(&mut rng);
+        NetworkBuilder::new(300).dense(64, Activation::Relu).dense(3, Activation::Identity).build(&mut rng).unwrap();
     // shards of 4 rows: 8 shards (a full tree); of 5 rows: 6 shards (an uneven one)
     for (net, shard) in [(&net, 4), (&wide, 4), (&net, 5), (&wide, 5)] {
         let (x, t) = (random(29, net.inputs(), &mut rng), random(29, 3, &mut rng));
@@ -111,16 +112,16 @@ fn parallel_reduction_equals_a_serial_pairwise_tree_bit_for_bit() {
             .map(|i| {
                 let r = plan.range(29, i);
                 let (mut ws, mut g) = (Workspace::new(net, shard), Gradients::zeros_like(net));
-                let e = shard_gradients(
-                    net,
-                    x.rows_range(r.start, r.end),
-                    t.rows_range(r.start, r.end),
-                    &loss,
-                    29,
-                    &mut ws,
-                    &mut g,
-                )
-                .unwrap();
+                let e = net
+                    .loss_and_gradients(
+                        x.rows_range(r.start, r.end),
+                        t.rows_range(r.start, r.end),
+                        &loss,
+                        29,
+                        &mut ws,
+                        &mut g,
+                    )
+                    .unwrap();
                 (e, g)
             })
             .collect();
@@ -137,9 +138,9 @@ fn parallel_reduction_equals_a_serial_pairwise_tree_bit_for_bit() {
         let e_tree = parts.iter().fold(0.0f32, |s, p| s + p.0);
         let expected = (e_tree, flat(&parts[0].1));
         for threads in [1, 2, 3] {
-            for par in [false, true] {
-                let got = pool(threads).install(|| sharded(net, x.view(), t.view(), &loss, shard, par));
-                assert_eq!(got, expected, "shards of {shard}, {threads} threads, parallel {par}");
+            for execution in [Execution::Serial, Execution::Parallel] {
+                let got = pool(threads).install(|| sharded(net, x.view(), t.view(), &loss, shard, execution));
+                assert_eq!(got, expected, "shards of {shard}, {threads} threads, {execution:?}");
             }
         }
     }
@@ -148,9 +149,9 @@ fn parallel_reduction_equals_a_serial_pairwise_tree_bit_for_bit() {
 #[test]
 fn bad_batches_are_errors_not_panics() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let net: Network<f32> = NetworkBuilder::new(3).dense(2, Activation::Identity).build(&mut rng);
+    let net: Network<f32> = NetworkBuilder::new(3).dense(2, Activation::Identity).build(&mut rng).unwrap();
     let loss = Loss::Mse(Reduction::Mean);
-    let mut dp = DataParallel::new(&net, 8, 4, false).unwrap();
+    let mut dp = DataParallel::new(&net, 8, 4, Execution::Serial).unwrap();
     let (x, t) = (random(9, 3, &mut rng), random(9, 2, &mut rng));
     let err = dp.compute(&net, x.view(), t.view(), &loss).unwrap_err();
     assert!(err.to_string().contains("1 to 8 rows"), "{err}");
@@ -159,5 +160,5 @@ fn bad_batches_are_errors_not_panics() {
     let wide = random(4, 5, &mut rng);
     let err = dp.compute(&net, wide.view(), t.rows_range(0, 4), &loss).unwrap_err();
     assert!(err.to_string().contains("3 features per sample"), "{err}");
-    assert!(DataParallel::new(&net, 8, 0, false).is_err());
+    assert!(DataParallel::new(&net, 8, 0, Execution::Serial).is_err());
 }

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nn_core::{Activation, Loss, Matrix, Network, NetworkBuilder, Reduction, Sgd};
-use nn_train::{DataParallel, Metric, Progress, TrainConfig, Trainer};
+use nn_train::{DataParallel, Execution, Metric, Progress, TrainConfig, Trainer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -64,6 +64,7 @@ fn network() -> Network<f32> {
         .dense(16, Activation::Relu)
         .dense(4, Activation::Softmax)
         .build(&mut ChaCha8Rng::seed_from_u64(2))
+        .unwrap()
 }
 
 /// Allocations made by a whole single-threaded fit over `n` samples (batch 8, with an evaluation set).
@@ -107,12 +108,15 @@ fn the_epoch_loop_and_the_parallel_step_do_not_allocate_per_batch() {
     let loss = Loss::SoftmaxCrossEntropy(Reduction::Mean);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     pool.install(|| {
-        let mut dp = DataParallel::new(&net, 16, 4, true).unwrap();
+        let mut dp = DataParallel::new(&net, 16, 4, Execution::Parallel).unwrap();
         let idx: Vec<usize> = (0..64).collect();
         // every thread computes a shard once, filling its thread-local gemm buffers
         pool.broadcast(|_| track_this_thread());
         pool.broadcast(|_| {
-            DataParallel::new(&net, 16, 4, false).unwrap().gather_and_compute(&net, &x, &y, &idx[..16], &loss).unwrap()
+            DataParallel::new(&net, 16, 4, Execution::Serial)
+                .unwrap()
+                .gather_and_compute(&net, &x, &y, &idx[..16], &loss)
+                .unwrap()
         });
         for b in 0..4 {
             dp.gather_and_compute(&net, &x, &y, &idx[b * 16..(b + 1) * 16], &loss).unwrap();

@@ -4,8 +4,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use nn_core::Objective;
 use nn_core::{Activation, Init, Loss, MatRef, Matrix, Network, NetworkBuilder, Reduction, Sgd, ShapeError, Workspace};
-use nn_train::{Metric, Objective, Progress, TrainConfig, TrainError, Trainer};
+use nn_train::{Metric, Progress, TrainConfig, TrainError, Trainer};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -17,7 +18,11 @@ fn regression(n: usize, seed: u64) -> (Matrix<f32>, Matrix<f32>) {
 }
 
 fn linear() -> Network<f32> {
-    NetworkBuilder::new(3).dense(1, Activation::Identity).weights(Init::Zeros).build(&mut ChaCha8Rng::seed_from_u64(0))
+    NetworkBuilder::new(3)
+        .dense(1, Activation::Identity)
+        .weights(Init::Zeros)
+        .build(&mut ChaCha8Rng::seed_from_u64(0))
+        .unwrap()
 }
 
 fn quiet(epochs: usize, batch: usize, threads: usize) -> TrainConfig {
@@ -73,7 +78,7 @@ fn a_nan_loss_stops_training_naming_epoch_and_batch() {
     assert!(matches!(err, TrainError::NonFinite { epoch: 3, batch: 3, .. }), "{err:?}");
     assert_eq!(err.to_string(), "training diverged: the loss is NaN at epoch 3, batch 3 (both counted from 1)");
     assert_eq!(seen, vec![1, 2]);
-    assert!(net.layers()[0].weights.all_finite());
+    assert!(net.layers()[0].weights().all_finite());
 }
 
 #[test]
@@ -90,6 +95,49 @@ fn a_diverging_learning_rate_stops_with_a_non_finite_loss() {
     let TrainError::NonFinite { epoch, batch, value } = err else { panic!("{err:?}") };
     assert!(epoch >= 1 && (1..=8).contains(&batch));
     assert!(!value.is_finite());
+}
+
+/// MSE whose δᴸ is set to f32::MAX everywhere: the loss it reports stays
+/// finite, but the bias gradient Σδ overflows and a single step sends the
+/// bias to infinity.
+struct HugeDelta;
+
+impl Objective<f32> for HugeDelta {
+    fn output_delta(
+        &self,
+        net: &Network<f32>,
+        t: MatRef<'_, f32>,
+        ws: &mut Workspace<f32>,
+        d: usize,
+    ) -> Result<f32, ShapeError> {
+        let e = Loss::Mse(Reduction::Mean).output_delta(net, t, ws, d)?;
+        let mut delta = ws.output_delta_mut();
+        for i in 0..delta.rows() {
+            delta.row_mut(i).fill(f32::MAX);
+        }
+        Ok(e)
+    }
+
+    fn reduction(&self) -> Reduction {
+        Reduction::Mean
+    }
+}
+
+/// Divergence in the very last step (one epoch of one batch: no later loss
+/// could show it) is an error, not a network of NaN or infinite weights.
+#[test]
+fn divergence_in_the_last_step_is_caught() {
+    let (x, y) = regression(16, 4);
+    let mut net = linear();
+    let mut sgd = Sgd::new(0.01);
+    let err = Trainer::new(&quiet(1, 16, 1))
+        .objective(&HugeDelta)
+        .optimizer(&mut sgd)
+        .train_set(&x, &y)
+        .fit(&mut net)
+        .unwrap_err();
+    assert!(matches!(err, TrainError::NonFiniteParameters { epoch: 1, .. }), "{err:?}");
+    assert!(err.to_string().contains("after epoch 1"), "{err}");
 }
 
 #[test]
@@ -167,8 +215,8 @@ fn training_fits_a_linear_target_and_records_every_epoch() {
         .unwrap();
     assert_eq!(rates.len(), 30);
     assert_eq!(sgd.lr, 0.01);
-    let w = net.layers()[0].weights.as_slice();
-    let b = net.layers()[0].bias.as_slice();
+    let w = net.layers()[0].weights().as_slice();
+    let b = net.layers()[0].bias().as_slice();
     for (got, want) in w.iter().chain(b).zip([1.0, -2.0, 0.5, 0.25]) {
         assert!((got - want).abs() < 1e-3, "{w:?} {b:?}");
     }

@@ -3,19 +3,19 @@
 //!
 //! The tutorial's update for a mini-batch of B = 8: δᴸ = 2(ŷ − y) per
 //! sample, W ← W − 0.001·Hᵀδ (summed over the batch), b ← b − 0.001·mean(δ).
-//! Here: `Loss::Mse(Reduction::Sum)` for δ and [`BiasMeanSgd`] for the step
-//! (weights by the sum, biases by the batch mean).
+//! Here: `Loss::Mse(Reduction::Sum)` for δ and `Sgd::new(1e-3).with_bias_mean(8)`
+//! for the step (weights by the sum, biases by the batch mean).
 //!
 //! The data set's `B` column encodes a racial statistic (see datasets/README.md);
 //! it is used only to reproduce the published experiment.
 
-use nn_core::{Activation, Init, Loss, Matrix, Network, NetworkBuilder, Reduction};
+use nn_core::{Activation, Init, Loss, Matrix, Network, NetworkBuilder, Reduction, Sgd};
 use nn_data::{transform, Dataset};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
-use crate::experiments::common::{summary, summary_text, BiasMeanSgd, Ctx};
+use crate::experiments::common::{summary, summary_text, Ctx};
 use crate::experiments::train::{history_json, Fit, History};
 use crate::plot::{Chart, Mark, Series};
 use crate::report::{Goal, Report, Row};
@@ -48,9 +48,9 @@ fn train_once(ctx: &Ctx, ds: &Dataset<f32>, seed: u64, quiet: bool) -> Result<Ou
         .dense(1, Activation::Identity)
         .weights(Init::ScaledNormal)
         .biases(Init::Zeros)
-        .build::<f32, _>(&mut rng);
+        .build::<f32, _>(&mut rng)?;
     let loss = Loss::Mse(Reduction::Sum);
-    let mut opt = BiasMeanSgd { lr: 1e-3, batch: BATCH };
+    let mut opt = Sgd::new(1e-3).with_bias_mean(BATCH);
     let mut fit = Fit::new(ctx, &train, BATCH).seed(seed).keep_last(false).eval("test", &test).mae();
     if quiet {
         fit = fit.silent();
@@ -77,7 +77,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     let ds = ctx.limit(nn_data::boston::<f32>(ctx.data("boston_house_prices.csv"))?)?;
     report.update_rule = vec![
         "loss: Mse(Reduction::Sum), so δᴸ = 2(ŷ − y) per sample, summed over the batch, the tutorial's gradient".into(),
-        "step: BiasMeanSgd (in this experiment): W ← W − 0.001·Hᵀδ, b ← b − 0.001·mean_batch(δ), \
+        "step: Sgd::new(1e-3).with_bias_mean(8): W ← W − 0.001·Hᵀδ, b ← b − 0.001·mean_batch(δ), \
          the tutorial's lr 1e-3 with its bias mean"
             .into(),
         "batch 8, remainder dropped, reshuffled every epoch; weights N(0, 1)/√n_in, biases 0; \

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nn_core::{Float, Matrix, Network, Optimizer, ShapeError};
+use nn_core::{Float, Matrix, Network};
 use nn_data::Dataset;
 
 use crate::error::Result;
@@ -114,60 +114,6 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// The first tutorial's step: weights move by the gradient of the summed
-/// loss, biases by its batch mean,
-///
-/// W ← W − η·Σᵢ ∂Eᵢ/∂W,   b ← b − (η/B)·Σᵢ δᵢ,
-///
-/// B being the (fixed) mini-batch size. The tutorial writes it this way
-/// (`W -= lr * X.T @ delta`, `b -= lr * delta.mean(axis=0)`); nn-core's
-/// [`nn_core::Sgd`] treats both alike, so this wrapper reproduces the rule
-/// without touching the library. Used with `Loss::Mse(Reduction::Sum)`,
-/// whose δ is 2(ŷ − y) per sample.
-#[derive(Clone, Debug)]
-pub struct BiasMeanSgd {
-    /// η.
-    pub lr: f64,
-    /// B, the rows of every mini-batch (the tutorial drops the remainder).
-    pub batch: usize,
-}
-
-impl<T: Float> Optimizer<T> for BiasMeanSgd {
-    fn step(&mut self, net: &mut Network<T>, grads: &nn_core::Gradients<T>) -> Result<(), ShapeError> {
-        if grads.layers.len() != net.layers().len() {
-            return Err(ShapeError::new(
-                "BiasMeanSgd::step",
-                format!("gradients for {} layers", net.layers().len()),
-                format!("{} layers", grads.layers.len()),
-            ));
-        }
-        let lr_w = T::from_f64(self.lr);
-        let lr_b = T::from_f64(self.lr / self.batch as f64);
-        for (layer, g) in net.layers_mut().iter_mut().zip(&grads.layers) {
-            if layer.weights.shape() != g.weights.shape() || layer.bias.shape() != g.bias.shape() {
-                return Err(ShapeError::new(
-                    "BiasMeanSgd::step",
-                    format!("gradients shaped {:?}/{:?}", layer.weights.shape(), layer.bias.shape()),
-                    format!("{:?}/{:?}", g.weights.shape(), g.bias.shape()),
-                ));
-            }
-            let w = layer.weights.as_mut_slice().iter_mut().zip(g.weights.as_slice());
-            w.for_each(|(w, &d)| *w -= lr_w * d);
-            let b = layer.bias.as_mut_slice().iter_mut().zip(g.bias.as_slice());
-            b.for_each(|(b, &d)| *b -= lr_b * d);
-        }
-        Ok(())
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.lr
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-}
-
 /// Predicted classes (argmax of each output row) of `net` on `x`.
 pub fn predict_classes<T: Float>(net: &Network<T>, x: &Matrix<T>) -> Result<Vec<usize>> {
     Ok(nn_data::argmax_rows(&net.predict(x.view())?))
@@ -209,19 +155,6 @@ pub fn summary_text(xs: &[f64], d: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nn_core::{Activation, Dense, Gradients};
-
-    #[test]
-    fn bias_mean_sgd_divides_only_the_bias_step_by_the_batch() {
-        let layer = Dense::new(Matrix::filled(1, 1, 1.0f64), Matrix::filled(1, 1, 1.0), Activation::Identity).unwrap();
-        let mut net = Network::new(vec![layer]).unwrap();
-        let mut g = Gradients::zeros_like(&net);
-        g.layers[0].weights.fill(8.0);
-        g.layers[0].bias.fill(8.0);
-        BiasMeanSgd { lr: 0.1, batch: 8 }.step(&mut net, &g).unwrap();
-        assert!((net.layers()[0].weights.get(0, 0) - (1.0 - 0.8)).abs() < 1e-15);
-        assert!((net.layers()[0].bias.get(0, 0) - (1.0 - 0.1)).abs() < 1e-15);
-    }
 
     #[test]
     fn statistics() {

@@ -16,19 +16,19 @@
 //!    initialisation, softmax + cross-entropy (mean), Adam(1e-3), batch 16.
 
 use nn_core::activation::sigmoid;
-use nn_core::{Activation, Adam, Float, Init, Loss, MatRef, Network, NetworkBuilder, Reduction, ShapeError, Workspace};
+use nn_core::{
+    Activation, Adam, Float, Init, Loss, MatRef, Network, NetworkBuilder, Objective, Reduction, Sgd, ShapeError,
+    Workspace,
+};
 use nn_data::{transform, Dataset};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
-use crate::experiments::common::{
-    accuracy, confusion_counts, predict_classes, summary, summary_text, BiasMeanSgd, Ctx,
-};
+use crate::experiments::common::{accuracy, confusion_counts, predict_classes, summary, summary_text, Ctx};
 use crate::experiments::train::{history_json, Fit, History};
 use crate::plot::{Chart, Series};
 use crate::report::{Goal, Report, Row, TextBlock};
-use nn_train::Objective;
 
 /// The tutorial's epochs.
 pub const EPOCHS: usize = 50;
@@ -119,8 +119,8 @@ fn train_once(ctx: &Ctx, ds: &Dataset<f32>, variant: Variant, seed: u64, quiet: 
                 .dense(CLASSES, Activation::Sigmoid)
                 .weights(Init::ScaledNormal)
                 .biases(Init::Zeros)
-                .build::<f32, _>(&mut rng);
-            let mut opt = BiasMeanSgd { lr: 1e-3, batch: BATCH };
+                .build::<f32, _>(&mut rng)?;
+            let mut opt = Sgd::new(1e-3).with_bias_mean(BATCH);
             let fit = fit.keep_last(false);
             let history = if variant == Variant::Faithful {
                 fit.run(&mut net, &FaithfulSigmoidMse, &mut opt)?
@@ -135,7 +135,7 @@ fn train_once(ctx: &Ctx, ds: &Dataset<f32>, variant: Variant, seed: u64, quiet: 
                 .dense(CLASSES, Activation::Softmax)
                 .weights(Init::He)
                 .biases(Init::Zeros)
-                .build::<f32, _>(&mut rng);
+                .build::<f32, _>(&mut rng)?;
             let mut opt = Adam::<f32>::new(1e-3);
             let history = fit.keep_last(true).run(&mut net, &Loss::SoftmaxCrossEntropy(Reduction::Mean), &mut opt)?;
             (net, history)
@@ -163,7 +163,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
          computed by this experiment's own objective (FaithfulSigmoidMse), summed over the batch"
             .into(),
         "correct math: Mse(Reduction::Sum), δᴸ = 2(ŷ − y)·σ′(z)".into(),
-        "both: BiasMeanSgd: W ← W − 0.001·Hᵀδ, b ← b − 0.001·mean_batch(δ), the tutorial's lr 1e-3; \
+        "both: Sgd::new(1e-3).with_bias_mean(16): W ← W − 0.001·Hᵀδ, b ← b − 0.001·mean_batch(δ), the tutorial's lr 1e-3; \
          batch 16, remainder dropped; weights N(0, 1)/√n_in, biases 0; raw pixels 0–16; seeded 70/30 split"
             .into(),
         "sound: 64-64-10 ReLU (He) → softmax + cross-entropy (mean), Adam(1e-3), batch 16, \

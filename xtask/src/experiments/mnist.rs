@@ -44,7 +44,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         .dense(10, Activation::Softmax)
         .weights(Init::StandardNormal)
         .biases(Init::StandardNormal)
-        .build::<f32, _>(&mut rng);
+        .build::<f32, _>(&mut rng)?;
     let loss = Loss::SoftmaxCrossEntropy(Reduction::Sum);
     let mut sgd = Sgd::new(0.005);
     let fit = Fit::rows(ctx, &train.x, &train.y, 16).keep_last(true).eval("test", &test).accuracy();

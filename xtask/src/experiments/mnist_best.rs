@@ -51,7 +51,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         .dense(10, Activation::Softmax)
         .weights(Init::He)
         .biases(Init::Zeros)
-        .build::<f32, _>(&mut rng);
+        .build::<f32, _>(&mut rng)?;
     let mut adam = Adam::<f32>::new(LR);
     let fit = Fit::rows(ctx, &train.x, &train.y, 64)
         .keep_last(true)

@@ -51,7 +51,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         .dense(10, Activation::Sigmoid)
         .weights(Init::ScaledNormal)
         .biases(Init::StandardNormal)
-        .build::<f32, _>(&mut rng);
+        .build::<f32, _>(&mut rng)?;
     let loss = Loss::SigmoidBce(Reduction::Mean);
     let mut sgd = Sgd::new(3.0).with_l2(0.1, n);
     let fit = Fit::rows(ctx, &train.x, &train.y, 10).eval("validation", &validation).eval("test", &test).accuracy();

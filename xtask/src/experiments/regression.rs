@@ -38,7 +38,7 @@ fn train_once(ctx: &Ctx, ds: &Dataset<f32>, linear: bool, seed: u64, quiet: bool
         .dense(1, Activation::Identity)
         .weights(Init::StandardNormal)
         .biases(Init::StandardNormal)
-        .build::<f32, _>(&mut rng);
+        .build::<f32, _>(&mut rng)?;
     let mut sgd = Sgd::new(0.0005);
     let mut fit = Fit::new(ctx, ds, 16).seed(seed).keep_last(true).eval("train", ds).mse();
     if quiet {

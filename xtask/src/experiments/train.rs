@@ -7,9 +7,10 @@
 //! optimizer step per batch) is nn-train's, so `--threads` changes the wall
 //! time and nothing else.
 
+use nn_core::Objective;
 use nn_core::{Matrix, Network, Optimizer, RowSource};
 use nn_data::Dataset;
-use nn_train::{Metric, Objective, Progress, TrainConfig, Trainer};
+use nn_train::{Metric, Progress, TrainConfig, Trainer};
 
 pub use nn_train::History;
 

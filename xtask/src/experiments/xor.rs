@@ -61,7 +61,7 @@ fn train_once(ctx: &Ctx, ds: &Dataset<f32>, setting: Setting, seed: u64) -> Resu
         .dense(1, Activation::Sigmoid)
         .weights(Init::He)
         .biases(Init::Constant(0.5))
-        .build::<f32, _>(&mut rng);
+        .build::<f32, _>(&mut rng)?;
     let mut sgd = Sgd::new(0.01);
     let fit = Fit::new(ctx, ds, 1).seed(seed).shuffle(false).silent();
     let history = fit.run(&mut net, &Loss::Bce(Reduction::Sum), &mut sgd)?;

@@ -1,0 +1,148 @@
+//! The fixed-order sum of the shard gradients: ∇E = Σᵢ gᵢ, added by a
+//! pairwise tree over shard index,
+//!
+//! ```text
+//! S(lo, size) = S(lo, size/2) + S(lo + size/2, size/2),   S(i, 1) = gᵢ
+//! 4 shards: (g₀ + g₁) + (g₂ + g₃);   3 shards: (g₀ + g₁) + g₂
+//! ```
+//!
+//! so every element is added in the same order whichever thread computed
+//! which shard: the result is bit-identical for any number of threads. (Each
+//! shard divides by the whole batch size, so the sum needs no rescaling.)
+//!
+//! [`sum_into`] is the one routine that sums: a tensor (or a part of one)
+//! is cut into one part per thread on whole cache lines, and each thread
+//! sums its part a run of [`RUN`] elements at a time into a stack buffer,
+//! handing each run's sum to a [`Sums`]: either a slice of ∇E, or an
+//! optimizer's [`TensorStep`], which steps those elements at once (then ∇E
+//! is never written, and each part of Wˡ is written by one thread only).
+
+use nn_core::{Float, Gradients, ShapeError, TensorStep};
+
+/// A run of one tensor's elements that takes their summed gradients: an
+/// optimizer's [`TensorStep`], or a [`Slice`] of ∇E.
+pub(crate) trait Sums<T>: Send + Sized {
+    /// Where the run starts in the tensor.
+    fn offset(&self) -> usize;
+    /// Its length.
+    fn len(&self) -> usize;
+    /// The run cut at `mid`.
+    fn split_at(self, mid: usize) -> (Self, Self);
+    /// Takes the sums of its next `sum.len()` elements.
+    fn take(&mut self, sum: &[T]) -> Result<(), ShapeError>;
+}
+
+impl<T: Float> Sums<T> for TensorStep<'_, T> {
+    fn offset(&self) -> usize {
+        TensorStep::offset(self)
+    }
+    fn len(&self) -> usize {
+        TensorStep::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        TensorStep::split_at(self, mid)
+    }
+    fn take(&mut self, sum: &[T]) -> Result<(), ShapeError> {
+        self.apply(sum)
+    }
+}
+
+/// Elements `offset..` of a tensor of ∇E.
+pub(crate) struct Slice<'a, T> {
+    pub(crate) offset: usize,
+    pub(crate) out: &'a mut [T],
+}
+
+impl<T: Float> Sums<T> for Slice<'_, T> {
+    fn offset(&self) -> usize {
+        self.offset
+    }
+    fn len(&self) -> usize {
+        self.out.len()
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (a, b) = self.out.split_at_mut(mid);
+        (Slice { offset: self.offset, out: a }, Slice { offset: self.offset + mid, out: b })
+    }
+    fn take(&mut self, sum: &[T]) -> Result<(), ShapeError> {
+        let (head, rest) = std::mem::take(&mut self.out).split_at_mut(sum.len());
+        head.copy_from_slice(sum);
+        (self.out, self.offset) = (rest, self.offset + sum.len());
+        Ok(())
+    }
+}
+
+/// Elements of a tensor summed at a time (a stack buffer per level of the tree).
+const RUN: usize = 1024;
+
+/// Tensors (or parts) shorter than this are summed on one thread.
+const PARALLEL_MIN: usize = 4096;
+
+/// Sums the shard gradients of the elements of `out` (in tensor `(layer,
+/// is_weight)`) in the tree order of the module docs and hands them to
+/// `out`, run by run, in `parts` parts of whole cache lines on as many threads.
+pub(crate) fn sum_into<T: Float, S: Sums<T>, G: AsRef<Gradients<T>> + Sync>(
+    out: S,
+    (layer, is_weight): (usize, bool),
+    shards: &[G],
+    parts: usize,
+) -> Result<(), ShapeError> {
+    if parts > 1 && out.len() >= PARALLEL_MIN {
+        let left = parts / 2;
+        let mid = (out.len() * left / parts) / 16 * 16;
+        let (a, b) = out.split_at(mid);
+        let tensor = (layer, is_weight);
+        let (ra, rb) = rayon::join(|| sum_into(a, tensor, shards, left), || sum_into(b, tensor, shards, parts - left));
+        return ra.and(rb);
+    }
+    let grads = |i: usize| {
+        let g = &shards[i].as_ref().layers[layer];
+        if is_weight {
+            g.weights.as_slice()
+        } else {
+            g.bias.as_slice()
+        }
+    };
+    let mut out = out;
+    if shards.len() == 1 {
+        let start = out.offset();
+        return out.take(&grads(0)[start..start + out.len()]);
+    }
+    let mut sum = [T::ZERO; RUN];
+    while out.len() > 0 {
+        let (start, n) = (out.offset(), out.len().min(RUN));
+        let run = |i: usize| &grads(i)[start..start + n];
+        tree_sum(&run, shards.len(), 0, shards.len().next_power_of_two(), &mut sum[..n]);
+        out.take(&sum[..n])?;
+    }
+    Ok(())
+}
+
+/// `out` = the sum of `run(i)` over shards `lo .. lo + size` (those below
+/// `k`), added as the pairwise tree of the module docs adds them:
+/// S(lo, size) = S(lo, size/2) + S(lo + size/2, size/2).
+fn tree_sum<'s, T: Float>(run: &dyn Fn(usize) -> &'s [T], k: usize, lo: usize, size: usize, out: &mut [T]) {
+    let half = size / 2;
+    if size == 1 || lo + half >= k {
+        // no right half: the left one alone
+        if size == 1 {
+            out.copy_from_slice(run(lo));
+        } else {
+            tree_sum(run, k, lo, half, out);
+        }
+    } else if half == 1 {
+        // a pair: one pass
+        out.iter_mut().zip(run(lo).iter().zip(run(lo + 1))).for_each(|(o, (&a, &b))| *o = a + b);
+    } else {
+        tree_sum(run, k, lo, half, out);
+        let mut right = [T::ZERO; RUN];
+        let right = &mut right[..out.len()];
+        tree_sum(run, k, lo + half, half, right);
+        add_slice(out, right);
+    }
+}
+
+#[inline]
+fn add_slice<T: Float>(a: &mut [T], b: &[T]) {
+    a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
+}
