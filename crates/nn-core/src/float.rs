@@ -134,3 +134,21 @@ macro_rules! impl_float {
 
 impl_float!(f32);
 impl_float!(f64);
+
+/// Index of the largest element: the predicted class of a row of outputs
+/// (the first one on ties; NaN never wins unless it comes first). 0 for an
+/// empty slice. The one argmax of the workspace.
+///
+/// ```
+/// assert_eq!(nn_core::argmax(&[0.1f32, 0.7, 0.7, 0.2]), 1);
+/// assert_eq!(nn_core::argmax::<f64>(&[]), 0);
+/// ```
+pub fn argmax<T: Float>(row: &[T]) -> usize {
+    let mut best = 0;
+    for (j, &v) in row.iter().enumerate().skip(1) {
+        if v > row[best] {
+            best = j;
+        }
+    }
+    best
+}

@@ -54,7 +54,7 @@ pub mod shuffle;
 pub use activation::Activation;
 pub use dense::Dense;
 pub use error::ShapeError;
-pub use float::Float;
+pub use float::{argmax, Float};
 pub use gemm::{gemm, gemm_with, Backend, GemmError, Op};
 pub use gradcheck::{check_gradients, GradCheckReport};
 pub use init::Init;

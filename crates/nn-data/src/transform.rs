@@ -197,17 +197,7 @@ pub fn one_hot<T: Float>(labels: &[usize], classes: usize) -> Result<Matrix<T>> 
     Ok(t)
 }
 
-/// Index of the largest element (the first one on ties; NaN never wins
-/// unless it comes first). 0 for an empty slice.
-pub fn argmax<T: Float>(row: &[T]) -> usize {
-    let mut best = 0;
-    for (j, &v) in row.iter().enumerate().skip(1) {
-        if v > row[best] {
-            best = j;
-        }
-    }
-    best
-}
+pub use nn_core::argmax;
 
 /// [`argmax`] of every row: the predicted class of each sample.
 pub fn argmax_rows<T: Float>(m: &Matrix<T>) -> Vec<usize> {

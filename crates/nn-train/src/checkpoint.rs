@@ -25,7 +25,7 @@
 //! let net = NetworkBuilder::new(3)
 //!     .dense(4, Activation::Relu)
 //!     .dense(2, Activation::Softmax)
-//!     .build::<f32, _>(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1))
+//!     .build::<f32, _>(&mut rand::rngs::StdRng::seed_from_u64(1))
 //!     .unwrap();
 //! let path = std::env::temp_dir().join(format!("nn-train-doc-{}.safetensors", std::process::id()));
 //! save_safetensors(&net, &path).unwrap();

@@ -68,6 +68,7 @@ pub enum TrainError {
         source: std::io::Error,
     },
     /// Encoding JSON failed.
+    #[cfg(feature = "json")]
     #[error("{}: cannot encode JSON: {source}", path.display())]
     Json {
         /// The file.

@@ -23,13 +23,12 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use crate::atomic::write_atomic;
 use crate::error::TrainError;
 
 /// One metric on one evaluation set.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct MetricValue {
     /// The evaluation set's name (e.g. `test`).
     pub set: String,
@@ -40,7 +39,8 @@ pub struct MetricValue {
 }
 
 /// What one epoch did.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct EpochRecord {
     /// 1-based epoch number.
     pub epoch: usize,
@@ -69,7 +69,8 @@ impl EpochRecord {
 }
 
 /// Every epoch's record, in order.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct History {
     /// One record per epoch.
     pub epochs: Vec<EpochRecord>,
@@ -141,14 +142,16 @@ impl History {
 
     /// Writes the history as pretty-printed JSON, `{"epochs": [{"epoch": 1, "train_loss": …, "eval":
     /// [{"set": …, "metric": …, "value": …}]}, …]}`, to `path` (temporary file, then rename).
-    /// NaN or infinite values are written as `null`.
+    /// NaN or infinite values are written as `null`. (Feature `json`, on by default.)
+    #[cfg(feature = "json")]
     pub fn write_json(&self, path: impl AsRef<Path>) -> Result<(), TrainError> {
         let path = path.as_ref();
         let bytes = serde_json::to_vec_pretty(self).map_err(|source| TrainError::Json { path: path.into(), source })?;
         write_atomic(path, &bytes).map_err(|source| TrainError::Io { path: path.into(), source })
     }
 
-    /// Reads a history written by [`History::write_json`].
+    /// Reads a history written by [`History::write_json`]. (Feature `json`, on by default.)
+    #[cfg(feature = "json")]
     pub fn read_json(path: impl AsRef<Path>) -> Result<Self, TrainError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| TrainError::Io { path: path.into(), source })?;
@@ -199,6 +202,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "json")]
     fn json_and_csv_files_round_trip() {
         let dir = std::env::temp_dir().join(format!("nn-train-history-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

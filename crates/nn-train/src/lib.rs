@@ -2,29 +2,39 @@
 //!
 //! Training for backprop-rs: the epoch loop, the deterministic data-parallel
 //! gradient step, metrics, history, progress and checkpoints. The network,
-//! losses and optimizers come from `nn-core`; the data are plain
-//! [`Matrix`](nn_core::Matrix)es (one sample per row), so any loader works.
+//! losses, objectives and optimizers come from `nn-core`; the training
+//! inputs are any [`RowSource`](nn_core::RowSource) (a
+//! [`Matrix`](nn_core::Matrix), one sample per row, or rows kept in another
+//! form and converted as a batch gathers them), so any loader works.
 //!
-//! Per epoch: a seeded shuffle ([`epoch_order`]), mini-batches of B rows,
-//! each cut into shards of a fixed number of rows ([`ShardPlan`]); each shard's
-//! gradient is computed by [`shard_gradients`] into its own preallocated
-//! buffers on a rayon pool, the shard gradients are summed by a pairwise
-//! tree over shard index ([`DataParallel`]), and one optimizer step is
-//! taken (by all threads at once, each summing and stepping its own part of
-//! the parameters, when the optimizer is element-wise). Shard boundaries and
-//! the summation order never depend on the thread count, so **the same seed
+//! Per epoch: a seeded shuffle ([`nn_core::shuffle::epoch_order`]), mini-batches
+//! of B rows, each cut into shards of a fixed number of rows ([`ShardPlan`]).
+//! A step is two calls on [`DataParallel`]: `gather_shards` computes each
+//! shard's gradient with [`Network::loss_and_gradients`](nn_core::Network::loss_and_gradients)
+//! (the same driver a single-threaded loop calls) into its own preallocated
+//! buffers on a rayon pool; `step` sums the shard gradients by a pairwise
+//! tree over shard index and takes one optimizer step, every thread summing
+//! and stepping its own part of the parameters. Shard boundaries and the
+//! summation order never depend on the thread count, so **the same seed
 //! gives the same weights, bit for bit, on any number of threads**.
 //!
 //! | file | owns |
 //! |---|---|
-//! | [`step`] | [`Objective`] (δᴸ and E for a shard) and [`shard_gradients`], the one per-shard function |
-//! | [`parallel`] | [`ShardPlan`], [`DataParallel`]: per-shard state, the fixed-order reduction |
 //! | [`trainer`] | [`TrainConfig`], [`Trainer`]: the epoch loop, shuffling, evaluation |
+//! | [`parallel`] | [`DataParallel`], [`Execution`]: per-shard state, the parallel gradient and the step |
+//! | [`shards`] | [`ShardPlan`], `auto_shard_size`: the cut of a batch |
+//! | `reduce` | `sum_into`: the fixed-order sum of the shard gradients (private) |
+//! | `eval` | evaluation chunk by chunk (private) |
 //! | [`metrics`] | accuracy, confusion matrix, classification report, MAE, MSE, RMSE, R² |
 //! | [`history`] | [`History`], [`EpochRecord`]: CSV and JSON |
 //! | [`progress`] | [`Progress`]: indicatif bar, plain lines, or silence |
-//! | [`checkpoint`] | safetensors save and load |
+//! | `checkpoint` | safetensors save and load |
 //! | [`error`] | [`TrainError`], [`CheckpointError`] |
+//!
+//! Features, all on by default: `progress-bar` (indicatif; without it a bar
+//! prints plain lines), `json` (serde; `History::write_json`/`read_json`),
+//! `checkpoint` (safetensors; needs `json`). `default-features = false`
+//! leaves rayon and thiserror as the only dependencies beside nn-core.
 //!
 //! Training a 2-8-1 network on XOR, on two threads, with a test set:
 //!
@@ -35,7 +45,7 @@
 //!
 //! let x = Matrix::from_vec(4, 2, vec![0.0f32, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]).unwrap();
 //! let y = Matrix::from_vec(4, 1, vec![0.0f32, 1.0, 1.0, 0.0]).unwrap();
-//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(3);
 //! let mut net = NetworkBuilder::new(2)
 //!     .dense(8, Activation::Tanh)
 //!     .dense(1, Activation::Sigmoid)
@@ -67,19 +77,19 @@
 //!
 //! ## The API at a glance
 //!
-//! - [`TrainConfig`]: `epochs`, `batch_size`, `shard_size` (`None`: [`parallel::auto_shard_size`]),
+//! - [`TrainConfig`]: `epochs`, `batch_size`, `shard_size` (`None`: [`shards::auto_shard_size`]),
 //!   `seed`, `shuffle`, `keep_last_partial`, `threads` (`None`: `RAYON_NUM_THREADS` or all
 //!   cores), `progress` ([`Progress::Auto`] / `Bar` / `Plain` / `Silent`, on stderr).
 //! - [`Trainer`]`::new(&config)` then `.objective(&loss)`, `.optimizer(&mut opt)`,
 //!   `.train_set(&x, &y)`, optionally `.eval_set(name, &x, &y)` (repeatable),
 //!   `.metrics(&[`[`Metric`]`::…])`, `.on_epoch(|record| …)`, `.lr_schedule(|epoch| η)`,
 //!   and `.fit(&mut net)` → `Result<`[`History`]`, `[`TrainError`]`>`.
-//! - [`Objective`]: `output_delta(net, targets, ws, divisor) -> Result<E, ShapeError>` writes
-//!   δᴸ; `reduction()` says whether E is a mean over the batch; `check(net)` runs once.
+//! - [`nn_core::Objective`]: `output_delta(net, targets, ws, divisor) -> Result<E, ShapeError>`
+//!   writes δᴸ; `reduction()` says whether E is a mean over the batch; `check(net)` runs once.
 //!   Implemented for [`nn_core::Loss`]; an experiment can implement its own rule.
-//! - [`shard_gradients`]: forward, objective, backward for one shard (the function both
-//!   paths call); [`DataParallel`]: per-shard state and the fixed-order reduction, usable
-//!   without the trainer; [`ShardPlan`]: the cut; [`epoch_order`]: the per-epoch shuffle.
+//! - [`DataParallel`]: per-shard state, `gather_and_compute` / `compute` (∇E of a batch),
+//!   `gather_shards` then `step` (the trainer's step), usable without the trainer;
+//!   [`ShardPlan`]: the cut.
 //! - [`History`] (`epochs: Vec<`[`EpochRecord`]`>`, `series(set, metric)`, `last()`,
 //!   `train_losses()`, `write_csv`, `write_json`, `read_json`); [`EpochRecord`] (`epoch`,
 //!   `train_loss` per sample, `samples`, `seconds`, `samples_per_sec`, `eval_seconds`,
@@ -88,7 +98,7 @@
 //!   `classification_report` and `classification_report_of` (from outputs and one-hot targets;
 //!   a [`ClassificationReport`], printed like scikit-learn's), `mae`,
 //!   `mse`, `rmse`, `r2`.
-//! - [`checkpoint`]: [`save_safetensors`], [`load_safetensors`], [`load_safetensors_into`],
+//! - `checkpoint`: `save_safetensors`, `load_safetensors`, `load_safetensors_into`,
 //!   `to_safetensors_bytes`, `from_safetensors_bytes`; errors are [`CheckpointError`].
 //!
 //! Loading the weights in Python (`pip install safetensors numpy`):
@@ -103,6 +113,7 @@
 //! ```
 
 mod atomic;
+#[cfg(feature = "checkpoint")]
 pub mod checkpoint;
 pub mod error;
 mod eval;
@@ -114,6 +125,7 @@ mod reduce;
 pub mod shards;
 pub mod trainer;
 
+#[cfg(feature = "checkpoint")]
 pub use checkpoint::{load_safetensors, load_safetensors_into, save_safetensors};
 pub use error::{CheckpointError, TrainError};
 pub use history::{EpochRecord, History, MetricValue};

@@ -23,10 +23,10 @@
 use std::fmt;
 
 use nn_core::{Float, MatRef, ShapeError};
-use serde::{Deserialize, Serialize};
 
 /// A number computed on an evaluation set after every epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub enum Metric {
     /// The objective's value per sample (as the training loss is reported).
     Loss,
@@ -105,13 +105,7 @@ fn class_of<T: Float>(row: &[T]) -> usize {
     if row.len() == 1 {
         return usize::from(row[0] >= T::from_f64(0.5));
     }
-    let mut best = 0;
-    for (j, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = j;
-        }
-    }
-    best
+    nn_core::argmax(row)
 }
 
 /// Accuracy = (1/n) Σᵢ [class(ŷᵢ) = class(tᵢ)] (see [`classes_of`]). 0 for no rows.
@@ -214,7 +208,8 @@ pub fn r2<T: Float>(pred: MatRef<'_, T>, target: MatRef<'_, T>) -> Result<f64, S
 }
 
 /// Counts of (true class, predicted class) pairs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct ConfusionMatrix {
     /// `counts[t][p]`: samples of true class t predicted as p (rows: truth, as in scikit-learn).
     pub counts: Vec<Vec<usize>>,
@@ -293,7 +288,8 @@ pub fn confusion_matrix(predicted: &[usize], labels: &[usize], classes: usize) -
 }
 
 /// Precision, recall, F1 and support of one class (or an average).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct ClassScores {
     /// TP / (TP + FP); 0 if the class was never predicted.
     pub precision: f64,
@@ -308,7 +304,8 @@ pub struct ClassScores {
 /// Per-class scores with the accuracy and the macro and weighted averages,
 /// as scikit-learn's `classification_report` computes them (zero divisions
 /// count as 0). `Display` prints the same table, two decimals.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct ClassificationReport {
     /// One entry per class 0..k.
     pub classes: Vec<ClassScores>,

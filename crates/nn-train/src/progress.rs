@@ -21,8 +21,9 @@
 //! ```
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+#[cfg(feature = "progress-bar")]
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::history::EpochRecord;
@@ -56,27 +57,42 @@ pub fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
 pub(crate) struct Reporter {
     mode: Progress,
     epochs: usize,
+    #[cfg(feature = "progress-bar")]
     bar: Option<ProgressBar>,
     started: Instant,
     last_draw: Instant,
 }
 
-const REDRAW: Duration = Duration::from_millis(100);
+#[cfg(feature = "progress-bar")]
+const REDRAW: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Reporter {
     pub(crate) fn new(mode: Progress, epochs: usize) -> Self {
         let mode = match mode {
             Progress::Auto if std::io::stderr().is_terminal() => Progress::Bar,
             Progress::Auto => Progress::Plain,
+            // without the `progress-bar` feature, a bar is plain lines
+            #[cfg(not(feature = "progress-bar"))]
+            Progress::Bar => Progress::Plain,
             m => m,
         };
         let now = Instant::now();
-        Reporter { mode, epochs, bar: None, started: now, last_draw: now }
+        Reporter {
+            mode,
+            epochs,
+            #[cfg(feature = "progress-bar")]
+            bar: None,
+            started: now,
+            last_draw: now,
+        }
     }
 
     pub(crate) fn start_epoch(&mut self, epoch: usize, batches: usize) {
         self.started = Instant::now();
         self.last_draw = self.started;
+        #[cfg(not(feature = "progress-bar"))]
+        let _ = (epoch, batches);
+        #[cfg(feature = "progress-bar")]
         if self.mode == Progress::Bar {
             let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} batches  {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -92,6 +108,15 @@ impl Reporter {
     /// per-sample loss summed so far.
     #[inline]
     pub(crate) fn batch(&mut self, done: usize, samples: usize, loss_sum: f64) {
+        #[cfg(feature = "progress-bar")]
+        self.draw(done, samples, loss_sum);
+        #[cfg(not(feature = "progress-bar"))]
+        let _ = (done, samples, loss_sum);
+    }
+
+    /// Redraws the bar, at most every [`REDRAW`].
+    #[cfg(feature = "progress-bar")]
+    fn draw(&mut self, done: usize, samples: usize, loss_sum: f64) {
         let Some(bar) = &self.bar else { return };
         let now = Instant::now();
         if now.duration_since(self.last_draw) < REDRAW {
@@ -108,6 +133,7 @@ impl Reporter {
     }
 
     pub(crate) fn end_epoch(&mut self, record: &EpochRecord) {
+        #[cfg(feature = "progress-bar")]
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -118,6 +144,7 @@ impl Reporter {
 
     /// Clears a bar left by an epoch that ended in an error.
     pub(crate) fn abandon(&mut self) {
+        #[cfg(feature = "progress-bar")]
         if let Some(bar) = self.bar.take() {
             bar.abandon();
         }
@@ -129,6 +156,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "progress-bar")]
     fn silent_and_plain_never_build_a_bar() {
         for mode in [Progress::Silent, Progress::Plain] {
             let mut r = Reporter::new(mode, 2);
@@ -142,5 +170,11 @@ mod tests {
         assert_eq!(r.bar.as_ref().and_then(ProgressBar::length), Some(10));
         r.abandon();
         assert!(r.bar.is_none());
+    }
+
+    #[test]
+    #[cfg(not(feature = "progress-bar"))]
+    fn without_the_bar_feature_a_bar_is_plain_lines() {
+        assert_eq!(Reporter::new(Progress::Bar, 2).mode, Progress::Plain);
     }
 }
