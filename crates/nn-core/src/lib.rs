@@ -37,6 +37,12 @@
 //! assert_eq!(rounded, vec![0.0, 1.0, 1.0, 0.0]);
 //! ```
 
+/// The README's Rust examples, compiled and run as doc-tests, so that a
+/// copy-paste of them works.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeExamples;
+
 pub mod activation;
 pub mod dense;
 pub mod error;
