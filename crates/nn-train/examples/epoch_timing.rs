@@ -8,8 +8,8 @@
 //! ```
 //!
 //! Every run trains a fresh network from the same seed; a configuration's
-//! time is its best epoch over `--rounds` runs of `--epochs` epochs, the runs
-//! of all configurations interleaved. The speed-up is over the first thread
+//! times are the best and the median of its epochs over `--rounds` runs of
+//! `--epochs` epochs, the runs of all configurations interleaved. The speed-up is over the first thread
 //! count listed for the same batch and shard size. Epochs are shuffled, as
 //! in the experiments; `--shuffle no` visits the rows in order, as the
 //! benches' yardstick does.
@@ -40,7 +40,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (x, y) = (&data.train.x, &data.train.y);
     let loss = Loss::SoftmaxCrossEntropy(Reduction::Sum);
     let rounds: usize = args.get("rounds").map_or(Ok(3), |s| s.parse())?;
-    println!("MNIST train {}×{}, 784-64-10, best epoch of {rounds} rounds × {epochs} epochs", x.rows(), x.cols());
+    println!(
+        "MNIST train {}×{}, 784-64-10, best and median epoch of {rounds} rounds × {epochs} epochs \
+         (samples/s and speed-up from the best)",
+        x.rows(),
+        x.cols()
+    );
     let mut configs = Vec::new();
     for &batch in &batches {
         for shard in &shards {
@@ -60,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     // rounds interleave the configurations, so that a slow spell of the machine hits them all alike
-    let mut best = vec![f64::INFINITY; configs.len()];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
     let mut losses = vec![f64::NAN; configs.len()];
     for _ in 0..rounds {
         for (k, config) in configs.iter().enumerate() {
@@ -73,13 +78,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .expect("a valid network");
             let mut sgd = Sgd::new(0.005);
             let history = Trainer::new(config).objective(&loss).optimizer(&mut sgd).train_set(x, y).fit(&mut net)?;
-            best[k] = history.epochs.iter().map(|e| e.seconds).fold(best[k], f64::min);
+            times[k].extend(history.epochs.iter().map(|e| e.seconds));
             losses[k] = history.last().map_or(f64::NAN, |e| e.train_loss);
         }
     }
+    let best: Vec<f64> = times.iter().map(|t| t.iter().copied().fold(f64::INFINITY, f64::min)).collect();
+    let median: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
     println!(
-        "{:>6} {:>6} {:>8} {:>10} {:>12} {:>9} {:>10}",
-        "batch", "shard", "threads", "s/epoch", "samples/s", "speed-up", "loss"
+        "{:>6} {:>6} {:>8} {:>10} {:>10} {:>12} {:>9} {:>10}",
+        "batch", "shard", "threads", "best s", "median s", "samples/s", "speed-up", "loss"
     );
     let mut one_thread = f64::NAN;
     for (k, config) in configs.iter().enumerate() {
@@ -88,14 +95,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             one_thread = best[k];
         }
         println!(
-            "{:>6} {:>6} {t:>8} {:>10.4} {:>12.0} {:>8.2}× {:>10.5}",
+            "{:>6} {:>6} {t:>8} {:>10.4} {:>10.4} {:>12.0} {:>8.2}× {:>10.5}",
             config.batch_size,
             config.effective_shard_size(),
             best[k],
+            median[k],
             x.rows() as f64 / best[k],
             one_thread / best[k],
             losses[k],
         );
     }
     Ok(())
+}
+
+/// The median of `xs` (the mean of the two middle values for an even count; NaN if empty).
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    match xs.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => xs[n / 2],
+        n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+    }
 }
