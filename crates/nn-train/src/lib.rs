@@ -102,6 +102,8 @@
 //! h = np.maximum(x @ w["layers.0.weight"] + w["layers.0.bias"], 0)   # U = H W + b, row-major, samples are rows
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod atomic;
 pub mod checkpoint;
 pub mod error;
