@@ -104,7 +104,7 @@
 
 #![forbid(unsafe_code)]
 
-mod atomic;
+pub mod atomic;
 pub mod checkpoint;
 pub mod error;
 pub mod history;
@@ -114,7 +114,8 @@ pub mod progress;
 pub mod step;
 pub mod trainer;
 
-pub use checkpoint::{load_safetensors, load_safetensors_into, save_safetensors};
+pub use atomic::write_atomic;
+pub use checkpoint::{load_safetensors, load_safetensors_into, save_safetensors, CHECKPOINT_MAX_BYTES};
 pub use error::{CheckpointError, TrainError};
 pub use history::{EpochRecord, History, MetricValue};
 pub use metrics::{ClassificationReport, ConfusionMatrix, Metric};
