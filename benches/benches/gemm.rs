@@ -12,6 +12,10 @@
 //!
 //! Quick run: `cargo bench -p benches --bench gemm -- --warm-up-time 1 --measurement-time 3`.
 
+// Only the `matrixmultiply` yardstick wrapper (`Yardstick::matrixmultiply`)
+// may use unsafe code.
+#![deny(unsafe_code)]
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -47,6 +51,7 @@ trait Yardstick: Float {
 macro_rules! yardstick {
     ($t:ty, $f:ident) => {
         impl Yardstick for $t {
+            #[allow(unsafe_code)]
             fn matrixmultiply(
                 m: usize,
                 k: usize,
@@ -58,8 +63,12 @@ macro_rules! yardstick {
                 c: &mut [$t],
             ) {
                 assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-                // SAFETY: A holds m·k, B k·n and C m·n elements, stored densely;
-                // the strides (from `strides`) address exactly those elements.
+                let (mi, ki, ni) = (m as isize, k as isize, n as isize);
+                assert!(sa == (ki, 1) || sa == (1, mi), "A strides: dense only");
+                assert!(sb == (ni, 1) || sb == (1, ki), "B strides: dense only");
+                // SAFETY: A holds m·k, B k·n and C m·n elements, stored densely
+                // (asserted, strides included), so the strides address exactly
+                // those elements.
                 unsafe {
                     matrixmultiply::$f(
                         m,

@@ -38,6 +38,8 @@
 //! Full run (a few minutes): `cargo bench -p benches --bench train`.
 //! Quick run: `cargo bench -p benches --bench train -- --warm-up-time 1 --measurement-time 2 train_step`.
 
+#![forbid(unsafe_code)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -12,6 +12,10 @@
 //! bench-report` reads criterion's results back by the same names, so the
 //! two cannot drift apart.
 
+// The only unsafe code here is the `matrixmultiply` yardstick wrapper
+// (`sgemm`, allowed by name); everything else may not use it.
+#![deny(unsafe_code)]
+
 use nn_core::Op;
 
 /// A gemm shape the benches time: op(A) is m × k, op(B) k × n.
@@ -72,6 +76,7 @@ pub const EPOCH_BATCHES: [usize; 2] = [16, 64];
 /// C (m × n) ← α·A·B + β·C through `matrixmultiply::sgemm`, with explicit
 /// (row, column) strides so a transpose is a stride swap.
 #[allow(clippy::too_many_arguments)]
+#[allow(unsafe_code)]
 fn sgemm(
     m: usize,
     k: usize,
@@ -84,8 +89,12 @@ fn sgemm(
     c: &mut [f32],
 ) {
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    // Dense storage only: row-major (k, 1) / (n, 1) or column-major (1, m) / (1, k).
+    assert!(matches!((rsa, csa), (r, 1) if r == k) || matches!((rsa, csa), (1, c) if c == m), "A strides");
+    assert!(matches!((rsb, csb), (r, 1) if r == n) || matches!((rsb, csb), (1, c) if c == k), "B strides");
     // SAFETY: the asserts above bound every index the strides can reach:
-    // A is m × k, B is k × n and C is m × n, each stored densely.
+    // A is m × k, B is k × n and C is m × n, each stored densely with the
+    // strides checked above.
     unsafe {
         matrixmultiply::sgemm(
             m,

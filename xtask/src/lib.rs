@@ -27,6 +27,8 @@
 //! assert!(Cli::try_parse_from(["xtask", "reproduce", "cifar"]).is_err());
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod bench_report;
 pub mod cli;
 pub mod error;
@@ -35,6 +37,7 @@ pub mod gradcheck;
 pub mod paths;
 pub mod plot;
 pub mod report;
+pub mod run_dir;
 
 pub use cli::{Cli, Command, Experiment, GradcheckArgs, ReproduceArgs};
 pub use error::{Result, XtaskError};

@@ -2,6 +2,8 @@
 //! one line on stderr with exit code 1; clap reports bad flags and unknown
 //! experiments itself (exit code 2).
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

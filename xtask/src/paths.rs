@@ -3,7 +3,6 @@
 //! file writes (a temporary file renamed into place).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, XtaskError};
@@ -66,15 +65,9 @@ pub fn commit_temp(tmp: &Path, path: &Path) -> Result<()> {
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so a
-/// crash never leaves a half-written file.
+/// crash never leaves a half-written file ([`nn_train::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path(path);
-    let io = |source| XtaskError::Io { path: tmp.clone(), source };
-    let mut f = fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    commit_temp(&tmp, path)
+    nn_train::write_atomic(path, bytes).map_err(|source| XtaskError::Io { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

@@ -10,8 +10,11 @@ use std::path::Path;
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::drawing::DrawingAreaErrorKind;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters_backend::DrawingErrorKind;
+use plotters_bitmap::BitMapBackendError;
 
 use crate::error::{Result, XtaskError};
 use crate::paths::{commit_temp, temp_path};
@@ -149,8 +152,22 @@ impl Chart {
     }
 }
 
-fn plot_error(path: &Path, e: impl std::fmt::Display) -> XtaskError {
-    XtaskError::Plot { path: path.to_path_buf(), message: e.to_string() }
+/// A plotters error as one sentence: its `BitMapBackendError` prints as a
+/// Debug dump (`IOError(Os { code: 13, .. })`), so the I/O or image error
+/// inside is shown instead.
+fn plot_error(path: &Path, e: DrawingAreaErrorKind<BitMapBackendError>) -> XtaskError {
+    let message = match e {
+        DrawingAreaErrorKind::BackendError(DrawingErrorKind::DrawingError(b)) => match b {
+            BitMapBackendError::IOError(io) => io.to_string(),
+            BitMapBackendError::ImageError(image) => image.to_string(),
+            BitMapBackendError::InvalidBuffer => "invalid pixel buffer".to_string(),
+            #[allow(unreachable_patterns)]
+            _ => "the bitmap back end failed".to_string(),
+        },
+        DrawingAreaErrorKind::BackendError(DrawingErrorKind::FontError(f)) => format!("font error: {f}"),
+        other => other.to_string(),
+    };
+    XtaskError::Plot { path: path.to_path_buf(), message }
 }
 
 /// Smallest and largest of `values`, widened by 5 % (and to a unit range if flat).
@@ -290,7 +307,8 @@ pub fn draw_chart(path: &Path, chart: &Chart) -> Result<()> {
 pub fn draw_confusion(path: &Path, title: &str, counts: &[Vec<usize>]) -> Result<()> {
     let n = counts.len();
     if n == 0 || counts.iter().any(|r| r.len() != n) {
-        return Err(plot_error(path, format!("confusion matrix must be square and non-empty, got {n} rows")));
+        let message = format!("confusion matrix must be square and non-empty, got {n} rows");
+        return Err(XtaskError::Plot { path: path.to_path_buf(), message });
     }
     let err = |e| plot_error(path, e);
     render(path, (760, 800), |root| {
@@ -367,6 +385,10 @@ mod tests {
             assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
         }
         assert!(draw_confusion(&dir.join("bad.png"), "cm", &[vec![1, 2]]).is_err());
+        // A back-end error reads as one sentence, not a Debug dump of plotters' error.
+        let e = draw_chart(&dir.join("no-such-folder").join("c.png"), &chart).unwrap_err().to_string();
+        assert!(e.ends_with("No such file or directory (os error 2)"), "{e}");
+        assert!(!e.contains("IOError") && !e.contains("Os {"), "{e}");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 2, "no temporary files left");
         std::fs::remove_dir_all(&dir).unwrap();
     }

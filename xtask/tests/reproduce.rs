@@ -192,3 +192,53 @@ fn the_command_line_fails_cleanly() {
         assert!(help.contains(&format!("- {}:", e.name())), "--help explains {}", e.name());
     }
 }
+
+#[test]
+fn the_largest_seeds_wrap_instead_of_panicking_or_sweeping_nothing() {
+    let out = temp_dir("bigseed");
+    for e in ["xor", "regression"] {
+        let dir = out.join(e);
+        let (code, stdout, err) = xtask(&[
+            "reproduce",
+            e,
+            "--quiet",
+            "--epochs",
+            "1",
+            "--seed",
+            "18446744073709551596",
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        // xor used to panic (seed + 20 overflows); regression printed an empty
+        // sweep as "-0.00 ± -0.00 (inf–-inf)".
+        assert_eq!(code, 0, "{e}: {stdout}{err}");
+        assert!(!stdout.contains("inf") && !stdout.contains("NaN"), "{e}: {stdout}");
+        assert!(stdout.contains("18446744073709551596"), "{e}: {stdout}");
+    }
+    fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn an_unusable_or_busy_output_folder_fails_before_training() {
+    let base = temp_dir("badout");
+    let file = base.join("a-file");
+    fs::write(&file, "x").unwrap();
+    for out in [file.clone(), file.join("sub")] {
+        let (code, stdout, err) = xtask(&["reproduce", "mnist", "--quiet", "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 1, "{stdout}{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("error: cannot "), "{err}");
+        // Refused before loading or training anything: nothing was printed.
+        assert!(stdout.is_empty(), "{stdout}");
+    }
+    // A folder another live run holds (pid 1 always runs): refused, and left alone.
+    let busy = base.join("busy");
+    fs::create_dir_all(&busy).unwrap();
+    fs::write(busy.join("results.json"), "theirs").unwrap();
+    fs::write(base.join(".busy.lock"), "1").unwrap();
+    let (code, stdout, err) = xtask(&["reproduce", "xor", "--quiet", "--out", busy.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}{err}");
+    assert!(err.starts_with("error: another run (process 1) is writing into"), "{err}");
+    assert_eq!(fs::read_to_string(busy.join("results.json")).unwrap(), "theirs");
+    fs::remove_dir_all(&base).unwrap();
+}

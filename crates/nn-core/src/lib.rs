@@ -36,6 +36,15 @@
 //! let rounded: Vec<f32> = y.as_slice().iter().map(|p| p.round()).collect();
 //! assert_eq!(rounded, vec![0.0, 1.0, 1.0, 0.0]);
 //! ```
+//!
+//! Unsafe code lives only in the gemm packing and kernels (and the optional
+//! `matrixmultiply` back end). Every unsafe operation sits in an `unsafe`
+//! block with a `// SAFETY:` comment, also inside `unsafe fn`s, and the
+//! safe API (`Matrix`, `MatRef`, `MatMut`, `gemm`) checks every size and
+//! stride with overflow-checked arithmetic before any of it runs.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 /// The README's Rust examples, compiled and run as doc-tests, so that a
 /// copy-paste of them works.

@@ -38,24 +38,68 @@ pub struct MatMut<'a, T> {
     row_stride: usize,
 }
 
-/// Length a slice must have to hold `rows` rows of `cols` with `row_stride`.
-fn needed_len(rows: usize, cols: usize, row_stride: usize) -> usize {
+/// Length a slice must have to hold `rows` rows of `cols` with `row_stride`,
+/// or `None` if that length does not fit in a `usize`.
+fn needed_len(rows: usize, cols: usize, row_stride: usize) -> Option<usize> {
     if rows == 0 || cols == 0 {
-        0
+        Some(0)
     } else {
-        (rows - 1) * row_stride + cols
+        (rows - 1).checked_mul(row_stride)?.checked_add(cols)
     }
+}
+
+/// Number of elements of a `rows × cols` matrix, or an error naming `what`
+/// when `rows · cols` elements of `T` could not be allocated at all
+/// (more than `isize::MAX` bytes, which also catches a product that wraps).
+fn element_count<T>(what: &str, rows: usize, cols: usize) -> Result<usize, ShapeError> {
+    let too_big = || {
+        ShapeError::new(
+            what,
+            format!("at most {} bytes of elements", isize::MAX),
+            format!("a {rows}×{cols} matrix, which does not fit in memory"),
+        )
+    };
+    let n = rows.checked_mul(cols).ok_or_else(too_big)?;
+    match n.checked_mul(std::mem::size_of::<T>()) {
+        Some(bytes) if bytes <= isize::MAX as usize => Ok(n),
+        _ => Err(too_big()),
+    }
+}
+
+/// [`element_count`] for constructors that return `Self`: panics with the
+/// error's message, as `vec!` does on a capacity overflow.
+fn element_count_or_panic<T>(what: &str, rows: usize, cols: usize) -> usize {
+    element_count::<T>(what, rows, cols).unwrap_or_else(|e| panic!("{e}"))
 }
 
 impl<T: Float> Matrix<T> {
     /// A `rows × cols` matrix of zeros.
+    ///
+    /// Panics, like `vec!`, if `rows · cols` elements cannot exist
+    /// (see [`Matrix::try_zeros`] for an error instead).
     pub fn zeros(rows: usize, cols: usize) -> Self {
         Self::filled(rows, cols, T::ZERO)
     }
 
+    /// A `rows × cols` matrix of zeros, or an error if `rows · cols`
+    /// overflows or exceeds `isize::MAX` bytes.
+    ///
+    /// ```
+    /// use nn_core::Matrix;
+    /// assert!(Matrix::<f32>::try_zeros(1 << 63, 2).is_err());
+    /// assert_eq!(Matrix::<f32>::try_zeros(2, 3).unwrap().shape(), (2, 3));
+    /// ```
+    pub fn try_zeros(rows: usize, cols: usize) -> Result<Self, ShapeError> {
+        let n = element_count::<T>("Matrix::zeros", rows, cols)?;
+        Ok(Matrix { data: vec![T::ZERO; n], rows, cols })
+    }
+
     /// A `rows × cols` matrix with every element `value`.
+    ///
+    /// Panics, like `vec!`, if `rows · cols` elements cannot exist.
     pub fn filled(rows: usize, cols: usize, value: T) -> Self {
-        Matrix { data: vec![value; rows * cols], rows, cols }
+        let n = element_count_or_panic::<T>("Matrix::filled", rows, cols);
+        Matrix { data: vec![value; n], rows, cols }
     }
 
     /// Builds a matrix from row-major data; errors if `data.len() != rows * cols`.
@@ -67,10 +111,11 @@ impl<T: Float> Matrix<T> {
     /// assert!(Matrix::from_vec(2, 2, vec![1.0f32; 3]).is_err());
     /// ```
     pub fn from_vec(rows: usize, cols: usize, data: Vec<T>) -> Result<Self, ShapeError> {
-        if data.len() != rows * cols {
+        let n = element_count::<T>("Matrix::from_vec", rows, cols)?;
+        if data.len() != n {
             return Err(ShapeError::new(
                 "Matrix::from_vec",
-                format!("{rows}×{cols} = {} elements", rows * cols),
+                format!("{rows}×{cols} = {n} elements"),
                 format!("{} elements", data.len()),
             ));
         }
@@ -80,7 +125,7 @@ impl<T: Float> Matrix<T> {
     /// Builds a matrix from rows of equal length; errors on a ragged row.
     pub fn from_rows(rows: &[Vec<T>]) -> Result<Self, ShapeError> {
         let cols = rows.first().map_or(0, Vec::len);
-        let mut data = Vec::with_capacity(rows.len() * cols);
+        let mut data = Vec::with_capacity(element_count::<T>("Matrix::from_rows", rows.len(), cols)?);
         for (i, r) in rows.iter().enumerate() {
             if r.len() != cols {
                 return Err(ShapeError::new(
@@ -95,8 +140,10 @@ impl<T: Float> Matrix<T> {
     }
 
     /// Builds a matrix with element (i, j) = `f(i, j)`.
+    ///
+    /// Panics, like `vec!`, if `rows · cols` elements cannot exist.
     pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> T) -> Self {
-        let mut data = Vec::with_capacity(rows * cols);
+        let mut data = Vec::with_capacity(element_count_or_panic::<T>("Matrix::from_fn", rows, cols));
         for i in 0..rows {
             for j in 0..cols {
                 data.push(f(i, j));
@@ -137,15 +184,17 @@ impl<T: Float> Matrix<T> {
         self.data[i * self.cols + j] = value;
     }
 
-    /// Row i as a slice.
+    /// Row i as a slice. Panics if `i` is out of bounds.
     #[inline]
     pub fn row(&self, i: usize) -> &[T] {
+        assert!(i < self.rows, "row {i} out of a matrix with {} rows", self.rows);
         &self.data[i * self.cols..(i + 1) * self.cols]
     }
 
-    /// Row i as a mutable slice.
+    /// Row i as a mutable slice. Panics if `i` is out of bounds.
     #[inline]
     pub fn row_mut(&mut self, i: usize) -> &mut [T] {
+        assert!(i < self.rows, "row {i} out of a matrix with {} rows", self.rows);
         &mut self.data[i * self.cols..(i + 1) * self.cols]
     }
 
@@ -174,8 +223,11 @@ impl<T: Float> Matrix<T> {
     /// Changes the number of rows, keeping `cols`. New rows are zero. Does not
     /// allocate when the matrix held at least that many rows before (buffers
     /// in a workspace are sized once for the largest batch, then reused).
+    ///
+    /// Panics, like `vec!`, if `rows · cols` elements cannot exist.
     pub fn set_rows(&mut self, rows: usize) {
-        self.data.resize(rows * self.cols, T::ZERO);
+        let n = element_count_or_panic::<T>("Matrix::set_rows", rows, self.cols);
+        self.data.resize(n, T::ZERO);
         self.rows = rows;
     }
 
@@ -210,7 +262,8 @@ impl<T: Float> Matrix<T> {
 
     /// Copies the rows listed in `indices` into a new matrix (a gathered batch).
     pub fn select_rows(&self, indices: &[usize]) -> Self {
-        let mut data = Vec::with_capacity(indices.len() * self.cols);
+        let n = element_count_or_panic::<T>("Matrix::select_rows", indices.len(), self.cols);
+        let mut data = Vec::with_capacity(n);
         for &i in indices {
             data.extend_from_slice(self.row(i));
         }
@@ -295,7 +348,7 @@ impl<'a, T: Float> MatRef<'a, T> {
     #[inline]
     pub fn rows_range(&self, start: usize, end: usize) -> MatRef<'a, T> {
         assert!(start <= end && end <= self.rows, "rows {start}..{end} out of a view with {} rows", self.rows);
-        let from = (start * self.row_stride).min(self.data.len());
+        let from = start.saturating_mul(self.row_stride).min(self.data.len());
         MatRef { data: &self.data[from..], rows: end - start, cols: self.cols, row_stride: self.row_stride }
     }
 
@@ -375,7 +428,7 @@ impl<'a, T: Float> MatMut<'a, T> {
     #[inline]
     pub fn into_rows_range(self, start: usize, end: usize) -> MatMut<'a, T> {
         assert!(start <= end && end <= self.rows, "rows {start}..{end} out of a view with {} rows", self.rows);
-        let from = (start * self.row_stride).min(self.data.len());
+        let from = start.saturating_mul(self.row_stride).min(self.data.len());
         MatMut { data: &mut self.data[from..], rows: end - start, cols: self.cols, row_stride: self.row_stride }
     }
 }
@@ -384,7 +437,13 @@ fn check_view(what: &str, len: usize, rows: usize, cols: usize, row_stride: usiz
     if rows > 1 && row_stride < cols {
         return Err(ShapeError::new(what, format!("row stride ≥ cols ({cols})"), format!("row stride {row_stride}")));
     }
-    let need = needed_len(rows, cols, row_stride);
+    let Some(need) = needed_len(rows, cols, row_stride) else {
+        return Err(ShapeError::new(
+            what,
+            format!("(rows − 1) · row stride + cols to fit in a usize for {rows}×{cols}"),
+            format!("row stride {row_stride}, which overflows"),
+        ));
+    };
     if len < need {
         return Err(ShapeError::new(
             what,
@@ -410,6 +469,51 @@ mod tests {
         assert_eq!(sub.get(1, 0), 8.0);
         assert!(MatRef::new(&data, 4, 2, 4).is_err());
         assert!(MatRef::new(&data, 2, 5, 4).is_err());
+    }
+
+    #[test]
+    fn sizes_that_overflow_are_refused_not_wrapped() {
+        // 2^63 · 2 wraps to 0 in release builds: it used to give an empty buffer.
+        assert!(Matrix::<f32>::try_zeros(1 << 63, 2).is_err());
+        assert!(Matrix::<f64>::try_zeros(usize::MAX, usize::MAX).is_err());
+        // Fits in a usize but not in memory (bytes > isize::MAX).
+        assert!(Matrix::<f64>::try_zeros(1 << 61, 1).is_err());
+        let e = Matrix::<f32>::from_vec(1 << 63, 2, vec![]).unwrap_err();
+        assert!(e.to_string().contains("Matrix::from_vec"), "{e}");
+        assert!(Matrix::<f32>::from_vec(2, 1 << 63, vec![]).is_err());
+        assert!(Matrix::<f32>::from_vec(0, usize::MAX, vec![]).is_ok());
+        for (rows, cols) in [(1usize << 63, 2usize), (2, 1 << 63), (usize::MAX, 3)] {
+            let caught = |f: fn(usize, usize)| std::panic::catch_unwind(move || f(rows, cols)).is_err();
+            assert!(caught(|r, c| drop(Matrix::<f32>::zeros(r, c))), "zeros({rows}, {cols})");
+            assert!(caught(|r, c| drop(Matrix::<f32>::filled(r, c, 1.0))), "filled({rows}, {cols})");
+            assert!(caught(|r, c| drop(Matrix::<f32>::from_fn(r, c, |_, _| 0.0))), "from_fn({rows}, {cols})");
+            assert!(caught(|r, c| Matrix::<f32>::zeros(0, c).set_rows(r)), "set_rows({rows}) with {cols} cols");
+        }
+    }
+
+    #[test]
+    fn strides_that_overflow_are_refused() {
+        let data = [1.0f64, 2.0, 3.0, 4.0];
+        // (2 − 1)·usize::MAX + 2 wraps to 1: accepted before, and gemm then
+        // read the element before the buffer.
+        assert!(MatRef::new(&data, 2, 2, usize::MAX).is_err());
+        assert!(MatRef::new(&data, 3, 1, usize::MAX / 2 + 1).is_err());
+        assert!(MatRef::new(&data, usize::MAX, 1, 2).is_err());
+        let mut buf = data;
+        assert!(MatMut::new(&mut buf, 2, 2, usize::MAX).is_err());
+        assert!(MatMut::new(&mut buf, usize::MAX, 2, usize::MAX).is_err());
+        // One row: the stride is never used, any value is fine.
+        let one = MatRef::new(&data, 1, 4, usize::MAX).unwrap();
+        assert_eq!(one.row(0), &data);
+        assert_eq!(one.rows_range(1, 1).rows(), 0);
+    }
+
+    #[test]
+    fn a_row_past_the_end_panics_instead_of_wrapping() {
+        let m = Matrix::from_fn(3, 2, |i, j| (i * 2 + j) as f32);
+        // (2^63) · 2 wraps to 0: `row` used to return row 0.
+        assert!(std::panic::catch_unwind(|| m.row(1 << 63).to_vec()).is_err());
+        assert!(std::panic::catch_unwind(|| m.row(3).to_vec()).is_err());
     }
 
     #[test]

@@ -35,9 +35,10 @@ pub const BOSTON_FEATURES: [&str; 13] =
 /// ```
 pub fn boston<T: Float>(path: impl AsRef<Path>) -> Result<Dataset<T>> {
     let path = path.as_ref();
-    let bytes = read_bytes(path)?;
+    let opts = CsvOptions { skip_lines: 1, header: true, ..CsvOptions::default() };
+    let bytes = read_bytes(path, opts.max_bytes)?;
     let (n, m) = count_line(&bytes, path)?;
-    let table = parse_table(&bytes, path, &CsvOptions { skip_lines: 1, header: true, ..CsvOptions::default() })?;
+    let table = parse_table(&bytes, path, &opts)?;
     let names = table.names.clone().unwrap_or_default();
     let expected_names: Vec<&str> = BOSTON_FEATURES.iter().copied().chain(["MEDV"]).collect();
     if m != BOSTON_FEATURES.len() || names != expected_names {

@@ -51,12 +51,22 @@ pub struct CsvOptions {
     pub header: bool,
     /// The field separator.
     pub delimiter: char,
+    /// The most bytes a file may hold once decompressed
+    /// ([`CSV_MAX_BYTES`] by default); reading stops past it with
+    /// [`DataError::TooLarge`], so a gzip bomb costs no more than this.
+    pub max_bytes: u64,
 }
 
+/// The default [`CsvOptions::max_bytes`]: 256 MiB of text, over a hundred
+/// times the largest table the experiments read, and far less than the
+/// memory of a machine that trains on it (the parsed values take about as
+/// much again).
+pub const CSV_MAX_BYTES: u64 = 256 << 20;
+
 impl Default for CsvOptions {
-    /// No skipped line, no header, comma-separated.
+    /// No skipped line, no header, comma-separated, at most [`CSV_MAX_BYTES`].
     fn default() -> Self {
-        CsvOptions { skip_lines: 0, header: false, delimiter: ',' }
+        CsvOptions { skip_lines: 0, header: false, delimiter: ',', max_bytes: CSV_MAX_BYTES }
     }
 }
 
@@ -80,7 +90,7 @@ pub struct Table {
 /// Reads a CSV file (plain or gzip) into a [`Table`].
 pub fn read_table(path: impl AsRef<Path>, opts: &CsvOptions) -> Result<Table> {
     let path = path.as_ref();
-    parse_table(&read_bytes(path)?, path, opts)
+    parse_table(&read_bytes(path, opts.max_bytes)?, path, opts)
 }
 
 /// Reads a CSV file into a [`Dataset`] with the `target` column as y (n × 1)
@@ -186,8 +196,22 @@ impl Table {
 
     /// x = every column but the target (in file order), y = the target column
     /// (n × 1; n × 0 for [`Target::None`]); feature names from the header.
+    ///
+    /// Errors with [`DataError::OutOfRange`], naming the line and column, if
+    /// a value (finite as f64) is not finite as `T` (`1e39` as f32).
     pub fn to_dataset<T: Float>(&self, target: &Target) -> Result<Dataset<T>> {
         let t = self.target_index(target)?;
+        if let Some(k) = self.values.iter().position(|&v| !T::from_f64(v).is_finite()) {
+            let max = if T::NAME == "f32" { f64::from(f32::MAX) } else { f64::MAX };
+            return Err(DataError::OutOfRange {
+                path: self.path.clone(),
+                line: self.lines.get(k.checked_div(self.cols).unwrap_or(0)).copied().unwrap_or(0),
+                column: k.checked_rem(self.cols).unwrap_or(k) + 1,
+                value: self.values[k],
+                ty: T::NAME,
+                max,
+            });
+        }
         let keep: Vec<usize> = (0..self.cols).filter(|&j| Some(j) != t).collect();
         let x = Matrix::from_fn(self.rows, keep.len(), |i, k| T::from_f64(self.get(i, keep[k])));
         let y = match t {
@@ -236,6 +260,21 @@ mod tests {
         assert!(matches!(parse("a,b\n", &h), Err(DataError::Empty { what: "no data rows", .. })));
         let e = parse("a,b\n1,2,3\n", &h).unwrap_err();
         assert!(matches!(e, DataError::RaggedRow { line: 2, expected: 2, found: 3, .. }));
+    }
+
+    #[test]
+    fn values_beyond_f32_fail_at_their_line_and_column() {
+        let t = parse("1,2\n3,1e39\n", &CsvOptions::default()).unwrap();
+        // Finite in f64: fine there.
+        assert_eq!(t.to_dataset::<f64>(&Target::Last).unwrap().y.get(1, 0), 1e39);
+        let e = t.to_dataset::<f32>(&Target::Last).unwrap_err();
+        assert!(matches!(e, DataError::OutOfRange { line: 2, column: 2, ty: "f32", .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "t.csv: line 2, column 2: 1e39 is outside the range of f32 (largest finite f32 is 3.4028234663852886e38)"
+        );
+        let neg = parse("-1e39,2\n", &CsvOptions::default()).unwrap();
+        assert!(matches!(neg.to_dataset::<f32>(&Target::None), Err(DataError::OutOfRange { line: 1, column: 1, .. })));
     }
 
     #[test]

@@ -48,6 +48,18 @@ pub enum DataError {
         source: io::Error,
     },
 
+    /// The file (after decompression) holds more bytes than its format
+    /// allows: more than an IDX header declares, or more than a CSV limit.
+    #[error("{}: {what} exceeds the limit of {limit} bytes", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What is too large, e.g. "the data" or "the IDX data after the header".
+        what: &'static str,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+
     /// The file (after decompression) holds no bytes, or a CSV file holds no data rows.
     #[error("{}: {what}", path.display())]
     Empty {
@@ -167,6 +179,27 @@ pub enum DataError {
         column: usize,
         /// The field's text.
         field: String,
+    },
+
+    /// A CSV value is finite as f64 but not in the element type the data is
+    /// loaded as (e.g. `1e39` is ±∞ in f32).
+    #[error(
+        "{}: line {line}, column {column}: {value:e} is outside the range of {ty} (largest finite {ty} is {max:e})",
+        path.display()
+    )]
+    OutOfRange {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// 1-based column number.
+        column: usize,
+        /// The value as read (f64).
+        value: f64,
+        /// The element type, e.g. "f32".
+        ty: &'static str,
+        /// The largest finite value of `ty`.
+        max: f64,
     },
 
     /// A CSV field is NaN or ±∞ (written so, or overflowing f64).

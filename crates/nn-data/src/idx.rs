@@ -30,7 +30,7 @@
 use std::path::Path;
 
 use crate::error::{DataError, Result};
-use crate::file::read_bytes;
+use crate::file::Source;
 
 /// The element type of an IDX file (byte 2 of the magic number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,10 +159,48 @@ impl IdxArray {
     }
 }
 
-/// Reads an IDX file, gzipped or plain (see [`crate::file::read_bytes`]).
+/// How many bytes past its declared size [`read_idx`] reads from a file
+/// that is too long before it stops (64 KiB).
+pub const IDX_SLACK: u64 = 1 << 16;
+
+/// Reads an IDX file, gzipped (every member) or plain.
+///
+/// The header is read first; the data after it is read up to the size the
+/// header declares plus [`IDX_SLACK`] bytes (enough to say by how much a
+/// slightly long file is off), and past that the read stops with
+/// [`DataError::TooLarge`](crate::DataError::TooLarge), so a gzip bomb
+/// costs at most what the header declares. The declared size is never used to reserve memory:
+/// buffers grow with the bytes actually read.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     let path = path.as_ref();
-    parse_idx(read_bytes(path)?, path)
+    let mut src = Source::open(path)?;
+    let mut bytes = Vec::new();
+    src.read_up_to(&mut bytes, 4)?;
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 || bytes[3] == 0 || IdxDtype::from_code(bytes[2]).is_none() {
+        // parse_idx says what is wrong with the magic number.
+        return parse_idx(bytes, path);
+    }
+    let ndim = u64::from(bytes[3]);
+    src.read_up_to(&mut bytes, 4 * ndim)?;
+    let header = bytes.len() as u64;
+    if header < 4 + 4 * ndim {
+        return parse_idx(bytes, path);
+    }
+    let elem = IdxDtype::from_code(bytes[2]).map_or(1, IdxDtype::size) as u64;
+    let declared = bytes[4..]
+        .chunks_exact(4)
+        .try_fold(elem, |acc, c| acc.checked_mul(u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))));
+    match declared.and_then(|d| d.checked_add(header)).filter(|&total| total <= isize::MAX as u64) {
+        Some(total) => src.read_rest(
+            &mut bytes,
+            total.saturating_add(IDX_SLACK),
+            "the IDX file (header plus the data its header declares, plus 64 KiB)",
+        )?,
+        // More than any buffer can hold: parse_idx reports the declared size
+        // against the few bytes read so far.
+        None => src.read_up_to(&mut bytes, 1)?,
+    }
+    parse_idx(bytes, path)
 }
 
 /// Parses the bytes of an (already decompressed) IDX file; `path` names it in errors.

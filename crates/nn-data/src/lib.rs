@@ -28,6 +28,8 @@
 //! # Ok::<(), nn_data::DataError>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod batches;
 pub mod boston;
 pub mod csv;

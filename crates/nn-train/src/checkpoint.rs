@@ -16,7 +16,11 @@
 //! header, the metadata, every tensor's presence, dtype and shape (listing
 //! every mismatch) and that every weight is finite; a truncated or
 //! corrupted file is an error that says so, never a panic. F32 and F64 files
-//! load into either scalar type (F64 → f32 rounds to nearest).
+//! load into either scalar type: F32 → f64 is exact (each f32 is an f64),
+//! F64 → f32 rounds to nearest (and a value beyond f32's range is refused as
+//! non-finite). A leaky ReLU slope in the metadata must be finite. Only a
+//! regular file of at most [`CHECKPOINT_MAX_BYTES`] is read. Saving refuses
+//! NaN or infinite weights, which loading would refuse.
 //!
 //! ```
 //! use nn_core::{Activation, Matrix, NetworkBuilder};
@@ -44,6 +48,10 @@ use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 
 use crate::atomic::write_atomic;
 use crate::error::CheckpointError;
+
+/// The largest checkpoint file [`load_safetensors`] reads: 4 GiB, a billion
+/// f32 parameters, far past any network this project trains.
+pub const CHECKPOINT_MAX_BYTES: u64 = 4 << 30;
 
 /// The `format` value written into the metadata.
 pub const FORMAT: &str = "backprop-rs";
@@ -122,16 +130,26 @@ fn with_metadata(plain: &[u8], metadata: &BTreeMap<&str, String>) -> Vec<u8> {
 
 /// Saves `net` to `path` in the safetensors format, through a temporary file
 /// and a rename, so a crash never leaves a half-written checkpoint.
+///
+/// Errors with [`CheckpointError::NonFinite`], writing nothing, if a weight
+/// or bias is NaN or infinite (such a file could not be loaded).
 pub fn save_safetensors<T: Float>(net: &Network<T>, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
     let path = path.as_ref();
+    check_finite(net.layers(), path)?;
     write_atomic(path, &to_safetensors_bytes(net)).map_err(|source| CheckpointError::Io { path: path.into(), source })
 }
 
 /// Loads a network saved by [`save_safetensors`] (or any safetensors file
 /// with the same tensor names and metadata).
+///
+/// The file's dtype need not be `T`'s: an F32 file loads as f64 exactly
+/// (every f32 is an f64), an F64 file as f32 rounded to nearest. Errors if
+/// the path is not a regular file, is larger than [`CHECKPOINT_MAX_BYTES`],
+/// or holds anything but a valid network (see the module docs).
 pub fn load_safetensors<T: Float>(path: impl AsRef<Path>) -> Result<Network<T>, CheckpointError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.into(), source })?;
+    let bytes = nn_data::file::read_regular(path, CHECKPOINT_MAX_BYTES)
+        .map_err(|source| CheckpointError::Io { path: path.into(), source })?;
     from_safetensors_bytes(&bytes, path)
 }
 
@@ -217,6 +235,12 @@ pub fn from_safetensors_bytes<T: Float>(bytes: &[u8], origin: &Path) -> Result<N
         .split(',')
         .map(|name| Activation::from_name(name.trim()).ok_or_else(|| meta_err(format!("unknown activation `{name}`"))))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some((i, a)) = activations.iter().enumerate().find_map(|(i, act)| match act {
+        Activation::LeakyRelu(a) if !a.is_finite() => Some((i, *a)),
+        _ => None,
+    }) {
+        return Err(meta_err(format!("layer {i}: the leaky_relu slope is {a}; it must be finite")));
+    }
     if activations.len() != widths.len() - 1 {
         return Err(meta_err(format!(
             "{} activations for the {} layers of architecture {architecture}",
@@ -275,13 +299,20 @@ pub fn from_safetensors_bytes<T: Float>(bytes: &[u8], origin: &Path) -> Result<N
     if !problems.is_empty() {
         return Err(CheckpointError::Mismatch { path: origin.into(), problems });
     }
+    check_finite(&layers, origin)?;
+    Network::new(layers).map_err(|e| meta_err(e.to_string()))
+}
+
+/// A [`CheckpointError::NonFinite`] for the first NaN or infinite value of
+/// `layers` (weights, then bias, layer by layer), naming `path`.
+fn check_finite<T: Float>(layers: &[Dense<T>], path: &Path) -> Result<(), CheckpointError> {
     for (i, layer) in layers.iter().enumerate() {
         for (name, m) in [(weight_name(i), layer.weights()), (bias_name(i), layer.bias())] {
             if let Some(k) = m.as_slice().iter().position(|v| !v.is_finite()) {
                 let value = m.as_slice()[k].to_f64();
-                return Err(CheckpointError::NonFinite { path: origin.into(), tensor: name, index: k, value });
+                return Err(CheckpointError::NonFinite { path: path.into(), tensor: name, index: k, value });
             }
         }
     }
-    Network::new(layers).map_err(|e| meta_err(e.to_string()))
+    Ok(())
 }

@@ -112,7 +112,9 @@
 //! h = np.maximum(x @ w["layers.0.weight"] + w["layers.0.bias"], 0)   # U = H W + b, row-major, samples are rows
 //! ```
 
-mod atomic;
+#![forbid(unsafe_code)]
+
+pub mod atomic;
 #[cfg(feature = "checkpoint")]
 pub mod checkpoint;
 pub mod error;
@@ -125,8 +127,9 @@ mod reduce;
 pub mod shards;
 pub mod trainer;
 
+pub use atomic::write_atomic;
 #[cfg(feature = "checkpoint")]
-pub use checkpoint::{load_safetensors, load_safetensors_into, save_safetensors};
+pub use checkpoint::{load_safetensors, load_safetensors_into, save_safetensors, CHECKPOINT_MAX_BYTES};
 pub use error::{CheckpointError, TrainError};
 pub use history::{EpochRecord, History, MetricValue};
 pub use metrics::{ClassificationReport, ConfusionMatrix, Metric};

@@ -232,3 +232,47 @@ fn the_same_network_gives_the_same_bytes() {
     assert_eq!(meta.metadata().as_ref().unwrap()["architecture"], "6,5,4,3");
     assert_eq!(from_safetensors_bytes::<f32>(&first, std::path::Path::new("mem")).unwrap(), net::<f32>(4));
 }
+
+#[test]
+fn non_finite_weights_are_not_saved() {
+    let path = dir().join("nan.safetensors");
+    let _ = std::fs::remove_file(&path);
+    for bad in [f32::NAN, f32::INFINITY] {
+        let mut n = net::<f32>(1);
+        n.parameters_mut().nth(1).expect("two layers").1[2] = bad;
+        let e = save_safetensors(&n, &path).unwrap_err();
+        assert!(
+            matches!(&e, CheckpointError::NonFinite { tensor, index: 2, .. } if tensor == "layers.1.bias"),
+            "{e:?}"
+        );
+        assert!(e.to_string().starts_with(&path.display().to_string()), "{e}");
+        // It used to write a file that load_safetensors then refused.
+        assert!(!path.exists());
+    }
+}
+
+#[test]
+fn a_non_finite_leaky_relu_slope_is_refused_on_load() {
+    let tensors = [("layers.0.weight", vec![4, 3], Dtype::F32), ("layers.0.bias", vec![3], Dtype::F32)];
+    for slope in ["NaN", "inf", "-inf", "1e400"] {
+        let act = format!("leaky_relu:{slope}");
+        let msg = load_err(&custom(&tensors, &[("architecture", "4,3"), ("activations", act.as_str())]));
+        assert!(msg.contains("bad model metadata: layer 0: the leaky_relu slope is"), "{slope}: {msg}");
+    }
+    let fine = custom(&tensors, &[("architecture", "4,3"), ("activations", "leaky_relu:0.2")]);
+    assert!(from_safetensors_bytes::<f32>(&fine, &PathBuf::from("m.safetensors")).is_ok());
+}
+
+#[cfg(unix)]
+#[test]
+fn only_regular_files_are_loaded() {
+    let e = load_safetensors::<f32>("/dev/zero").unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+    let fifo = dir().join("model.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    // Opening a FIFO blocks until a writer comes: it used to hang here.
+    let e = load_safetensors::<f32>(&fifo).unwrap_err();
+    assert!(e.to_string().contains("FIFO"), "{e}");
+    std::fs::remove_file(&fifo).unwrap();
+}

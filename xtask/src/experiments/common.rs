@@ -42,6 +42,19 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The `n` seeds of a sweep: `--seed` and the ones after it, wrapping
+    /// past `u64::MAX` to 0 (so `--seed 18446744073709551596` sweeps 20 seeds
+    /// instead of overflowing, or of sweeping none).
+    pub fn seeds(&self, n: u64) -> impl Iterator<Item = u64> {
+        let first = self.seed;
+        (0..n).map(move |k| first.wrapping_add(k))
+    }
+
+    /// "seeds A–B" for the sweep of `n` seeds (B wraps like [`Ctx::seeds`]).
+    pub fn seed_span(&self, n: u64) -> String {
+        format!("seeds {}–{}", self.seed, self.seed.wrapping_add(n.saturating_sub(1)))
+    }
+
     /// True when the run uses the tutorial's epochs and all the data, so the
     /// tutorial's bands apply.
     pub fn comparable(&self) -> bool {
@@ -155,6 +168,20 @@ pub fn summary_text(xs: &[f64], d: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seed_sweeps_wrap_and_are_never_empty() {
+        let opts = RunOptions { seed: Some(18_446_744_073_709_551_596), ..Default::default() };
+        let ctx = Ctx::new(&opts, Path::new("."), 1);
+        // u64::MAX − 19: `seed..seed + 20` overflowed (a panic, or an empty sweep).
+        let seeds: Vec<u64> = ctx.seeds(20).collect();
+        assert_eq!(seeds.len(), 20);
+        assert_eq!((seeds[0], seeds[19]), (u64::MAX - 19, u64::MAX));
+        let opts = RunOptions { seed: Some(u64::MAX), ..Default::default() };
+        let ctx = Ctx::new(&opts, Path::new("."), 1);
+        assert_eq!(ctx.seeds(3).collect::<Vec<_>>(), [u64::MAX, 0, 1]);
+        assert_eq!(ctx.seed_span(3), format!("seeds {}–1", u64::MAX));
+    }
 
     #[test]
     fn statistics() {

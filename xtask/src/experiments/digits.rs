@@ -148,7 +148,7 @@ fn train_once(ctx: &Ctx, ds: &Dataset<f32>, variant: Variant, seed: u64, quiet: 
 }
 
 fn sweep(ctx: &Ctx, ds: &Dataset<f32>, variant: Variant) -> Result<Vec<f64>> {
-    (ctx.seed..ctx.seed + SWEEP).map(|s| Ok(train_once(ctx, ds, variant, s, true)?.accuracy)).collect()
+    ctx.seeds(SWEEP).map(|s| Ok(train_once(ctx, ds, variant, s, true)?.accuracy)).collect()
 }
 
 /// Trains the three runs, sweeps seeds, writes reports, models and plots.
@@ -196,7 +196,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         row.band_info("goal ≥ 0.97")
     });
 
-    let span = format!("seeds {}–{}", ctx.seed, ctx.seed + SWEEP - 1);
+    let span = ctx.seed_span(SWEEP);
     for (variant, name, band) in [
         (Variant::Faithful, "faithful", "0.959 ± 0.018 (0.898–0.982)"),
         (Variant::Correct, "correct-math", "0.62 ± 0.20 (0.08–0.88)"),

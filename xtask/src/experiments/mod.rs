@@ -18,6 +18,7 @@ use crate::cli::{Experiment, ReproduceArgs};
 use crate::error::{Result, XtaskError};
 use crate::paths::{create_dir, default_data_dir, default_reproduce_dir};
 use crate::report::{machine, write_report_md, Report};
+use crate::run_dir::RunDir;
 
 /// Options shared by every experiment (the flags of `reproduce`).
 #[derive(Clone, Debug, PartialEq)]
@@ -74,8 +75,14 @@ impl RunOptions {
 
 /// Runs one experiment into `out_dir`: trains, prints the table, writes
 /// results.json, the model and the plots. Returns the report.
+///
+/// The folder is locked for the run and written as one unit (see
+/// [`RunDir`]): the files go to a fresh hidden folder beside it, swapped in
+/// when the run has finished, so a failed or killed run leaves the previous
+/// results as they were. An output folder that cannot be written, or that
+/// another run is writing, is an error before any training.
 pub fn reproduce_into(experiment: Experiment, opts: &RunOptions, out_dir: PathBuf) -> Result<Report> {
-    create_dir(&out_dir)?;
+    let run_dir = RunDir::lock(&out_dir)?;
     let start = Instant::now();
     let tutorial_epochs = match experiment {
         Experiment::Mnist => mnist::EPOCHS,
@@ -89,7 +96,7 @@ pub fn reproduce_into(experiment: Experiment, opts: &RunOptions, out_dir: PathBu
             return Err(XtaskError::Failed("`all` is not a single experiment; use reproduce_all".into()));
         }
     };
-    let ctx = common::Ctx::new(opts, &out_dir, tutorial_epochs);
+    let ctx = common::Ctx::new(opts, run_dir.staging(), tutorial_epochs);
     let run = || match experiment {
         Experiment::Mnist => mnist::run(&ctx),
         Experiment::Nielsen => nielsen::run(&ctx),
@@ -102,7 +109,8 @@ pub fn reproduce_into(experiment: Experiment, opts: &RunOptions, out_dir: PathBu
     };
     let mut report = run()?;
     report.wall_seconds = start.elapsed().as_secs_f64();
-    report.write_json(&out_dir)?;
+    report.write_json(run_dir.staging())?;
+    run_dir.commit()?;
     print!("{}", report.to_text(&out_dir));
     Ok(report)
 }

@@ -103,11 +103,11 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     } else {
         row.band_info("0.0021–0.0035 after 300 epochs")
     });
-    let span = format!("seeds {}–{}", ctx.seed, ctx.seed + SWEEP - 1);
+    let span = ctx.seed_span(SWEEP);
     let mut sweep = serde_json::Map::new();
     for (linear, name, band) in [(true, "linear", "0.044–0.048"), (false, "nonlinear", "0.0021–0.0035")] {
         let mut finals = Vec::new();
-        for seed in ctx.seed..ctx.seed + SWEEP {
+        for seed in ctx.seeds(SWEEP) {
             let data = ctx.limit(nn_data::toy_regression::<f32>(N, seed))?;
             let (_, h) = train_once(ctx, &data, linear, seed, true)?;
             finals.push(half(&h).last().copied().unwrap_or(f64::NAN));

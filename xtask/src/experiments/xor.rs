@@ -115,7 +115,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         let mut solved = 0;
         let mut points = Vec::new();
         let mut first = None;
-        for (k, seed) in (ctx.seed..ctx.seed + SEEDS).enumerate() {
+        for (k, seed) in ctx.seeds(SEEDS).enumerate() {
             let r = train_once(ctx, &ds, setting, seed)?;
             if r.max_error < SOLVED_WITHIN {
                 solved += 1;

@@ -79,6 +79,12 @@ pub(crate) fn packed_len(rows: usize, cols: usize, r: usize) -> usize {
     rows.div_ceil(r) * r * cols
 }
 
+/// True when the block `rows r0..r0+rows, cols c0..c0+cols` lies inside `x`
+/// (overflow-checked: a block whose end does not fit in a `usize` is outside).
+pub(crate) fn block_inside<T>(x: &Operand<'_, T>, r0: usize, rows: usize, c0: usize, cols: usize) -> bool {
+    r0.checked_add(rows).is_some_and(|end| end <= x.rows) && c0.checked_add(cols).is_some_and(|end| end <= x.cols)
+}
+
 /// Packs the block `rows r0..r0+rows, cols c0..c0+cols` of `x` into `R`-row
 /// panels (layout in the module doc), zero-filling the rows of the last panel
 /// that lie past the block.
@@ -94,7 +100,7 @@ pub(crate) fn pack_panels<T: Float, const R: usize>(
     c0: usize,
     cols: usize,
 ) {
-    assert!(r0 + rows <= x.rows && c0 + cols <= x.cols, "packing block outside its operand");
+    assert!(block_inside(&x, r0, rows, c0, cols), "packing block outside its operand");
     let len = packed_len(rows, cols, R);
     assert!(dst.len() >= len, "packing buffer too short");
     if rows == 0 || cols == 0 {
@@ -105,7 +111,7 @@ pub(crate) fn pack_panels<T: Float, const R: usize>(
     for (q, panel) in dst[..len].chunks_exact_mut(R * cols).enumerate() {
         let pr = R.min(rows - q * R);
         let base = (r0 + q * R) * rs + c0 * cs;
-        // SAFETY (all three branches): the reads are X(r0 + q·R + r, c0 + c) for
+        // Bounds (all three branches' unsafe reads): the reads are X(r0 + q·R + r, c0 + c) for
         // r < pr, c < cols, i.e. rows < r0 + rows ≤ x.rows and columns
         // < c0 + cols ≤ x.cols (asserted above), so each offset
         // base + r·rs + c·cs ≤ (x.rows − 1)·rs + (x.cols − 1)·cs < data.len()
@@ -115,6 +121,8 @@ pub(crate) fn pack_panels<T: Float, const R: usize>(
             // Columns of X are contiguous (op(A) = Aᵀ, or op(B) = B): each
             // packed column is a copy of pr consecutive elements.
             for (c, out) in panel.chunks_exact_mut(R).enumerate() {
+                // SAFETY: pr ≤ R consecutive elements (rs = 1) of one column of
+                // the block, in bounds as shown above.
                 let column = unsafe { std::slice::from_raw_parts(src.add(base + c * cs), pr) };
                 if pr == R {
                     // A copy of constant length: a few vector moves.
@@ -131,12 +139,14 @@ pub(crate) fn pack_panels<T: Float, const R: usize>(
             // Read R rows side by side so that each packed column is written once.
             for (c, out) in panel.chunks_exact_mut(R).enumerate() {
                 for (r, o) in out.iter_mut().enumerate() {
+                    // SAFETY: element (r0 + q·R + r, c0 + c) of the block, r < R = pr.
                     *o = unsafe { *src.add(base + r * rs + c) };
                 }
             }
         } else {
             for (c, out) in panel.chunks_exact_mut(R).enumerate() {
                 for (r, o) in out[..pr].iter_mut().enumerate() {
+                    // SAFETY: element (r0 + q·R + r, c0 + c) of the block, r < pr.
                     *o = unsafe { *src.add(base + r * rs + c * cs) };
                 }
                 out[pr..].fill(T::ZERO);

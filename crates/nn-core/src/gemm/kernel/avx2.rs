@@ -29,7 +29,7 @@ use std::marker::PhantomData;
 
 use super::{check_c_block, store_tile, APanels, BPanels, Kernel};
 use crate::float::Float;
-use crate::gemm::pack::{pack_panels, packed_len, Operand};
+use crate::gemm::pack::{block_inside, pack_panels, packed_len, Operand};
 
 /// Rows of a register tile.
 const MR: usize = 6;
@@ -117,43 +117,53 @@ macro_rules! lanes {
             const LANES: usize = $lanes;
             #[inline(always)]
             unsafe fn zero() -> Self {
-                $v($zero())
+                // SAFETY: the caller runs this with AVX enabled (see the comment above `lanes!`); no memory is touched.
+                unsafe { $v($zero()) }
             }
             #[inline(always)]
             unsafe fn splat(x: $t) -> Self {
-                $v($set1(x))
+                // SAFETY: the caller runs this with AVX enabled; no memory is touched.
+                unsafe { $v($set1(x)) }
             }
             #[inline(always)]
             unsafe fn broadcast(p: *const $t) -> Self {
-                $v($bcast(&*p))
+                // SAFETY: the caller runs this with AVX enabled and passes a pointer to one readable element.
+                unsafe { $v($bcast(&*p)) }
             }
             #[inline(always)]
             unsafe fn load(p: *const $t) -> Self {
-                $v($load(p))
+                // SAFETY: the caller runs this with AVX enabled and passes a pointer to LANES readable elements (unaligned is fine).
+                unsafe { $v($load(p)) }
             }
             #[inline(always)]
             unsafe fn store(self, p: *mut $t) {
-                $store(p, self.0)
+                // SAFETY: the caller runs this with AVX enabled and passes a pointer to LANES writable elements (unaligned is fine).
+                unsafe { $store(p, self.0) }
             }
             #[inline(always)]
             unsafe fn fmadd(self, b: Self, c: Self) -> Self {
-                $v($fma(self.0, b.0, c.0))
+                // SAFETY: the caller runs this with AVX2 and FMA enabled; no memory is touched.
+                unsafe { $v($fma(self.0, b.0, c.0)) }
             }
             #[inline(always)]
             unsafe fn mul(self, b: Self) -> Self {
-                $v($mul(self.0, b.0))
+                // SAFETY: the caller runs this with AVX enabled; no memory is touched.
+                unsafe { $v($mul(self.0, b.0)) }
             }
             #[inline(always)]
             unsafe fn add(self, b: Self) -> Self {
-                $v($add(self.0, b.0))
+                // SAFETY: the caller runs this with AVX enabled; no memory is touched.
+                unsafe { $v($add(self.0, b.0)) }
             }
             #[inline(always)]
             unsafe fn transpose(src: *const $t, rs: usize, dst: *mut $t, ds: usize) {
-                $v::$tr(src, rs, dst, ds)
+                // SAFETY: the caller upholds `Lanes::transpose`'s contract, which is the inherent transpose's.
+                unsafe { $v::$tr(src, rs, dst, ds) }
             }
             #[inline(always)]
             unsafe fn load_first(p: *const $t, n: usize) -> Self {
-                $v::$first(p, n)
+                // SAFETY: the caller upholds `Lanes::load_first`'s contract, which is the inherent masked load's.
+                unsafe { $v::$first(p, n) }
             }
         }
     };
@@ -198,46 +208,52 @@ impl F32x8 {
     /// Masked load of the first n lanes (masked-out lanes are not accessed).
     #[inline(always)]
     unsafe fn load_first8(p: *const f32, n: usize) -> Self {
-        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lane);
-        F32x8(_mm256_maskload_ps(p, mask))
+        // SAFETY: the caller upholds this function's contract (AVX2 enabled, the first n values at `p` readable); masked-out lanes are not accessed.
+        unsafe {
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lane);
+            F32x8(_mm256_maskload_ps(p, mask))
+        }
     }
 
     /// The 8 × 8 transpose: unpack pairs, shuffle quadruples, swap 128-bit halves.
     #[inline(always)]
     unsafe fn transpose8(src: *const f32, rs: usize, dst: *mut f32, ds: usize) {
-        let mut r = [_mm256_setzero_ps(); 8];
-        for (i, row) in r.iter_mut().enumerate() {
-            *row = _mm256_loadu_ps(src.add(i * rs));
-        }
-        let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-        let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-        let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-        let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-        let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-        let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-        let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-        let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-        let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-        let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-        let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-        let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-        let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-        let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-        let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-        let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-        let cols = [
-            _mm256_permute2f128_ps::<0x20>(s0, s4),
-            _mm256_permute2f128_ps::<0x20>(s1, s5),
-            _mm256_permute2f128_ps::<0x20>(s2, s6),
-            _mm256_permute2f128_ps::<0x20>(s3, s7),
-            _mm256_permute2f128_ps::<0x31>(s0, s4),
-            _mm256_permute2f128_ps::<0x31>(s1, s5),
-            _mm256_permute2f128_ps::<0x31>(s2, s6),
-            _mm256_permute2f128_ps::<0x31>(s3, s7),
-        ];
-        for (c, v) in cols.into_iter().enumerate() {
-            _mm256_storeu_ps(dst.add(c * ds), v);
+        // SAFETY: the caller upholds this function's contract (AVX2 enabled; 8 rows of 8 readable values `rs` apart at `src`, 8 runs of 8 writable values `ds` apart at `dst`).
+        unsafe {
+            let mut r = [_mm256_setzero_ps(); 8];
+            for (i, row) in r.iter_mut().enumerate() {
+                *row = _mm256_loadu_ps(src.add(i * rs));
+            }
+            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+            let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+            let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+            let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+            let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+            let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+            let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+            let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+            let cols = [
+                _mm256_permute2f128_ps::<0x20>(s0, s4),
+                _mm256_permute2f128_ps::<0x20>(s1, s5),
+                _mm256_permute2f128_ps::<0x20>(s2, s6),
+                _mm256_permute2f128_ps::<0x20>(s3, s7),
+                _mm256_permute2f128_ps::<0x31>(s0, s4),
+                _mm256_permute2f128_ps::<0x31>(s1, s5),
+                _mm256_permute2f128_ps::<0x31>(s2, s6),
+                _mm256_permute2f128_ps::<0x31>(s3, s7),
+            ];
+            for (c, v) in cols.into_iter().enumerate() {
+                _mm256_storeu_ps(dst.add(c * ds), v);
+            }
         }
     }
 }
@@ -246,30 +262,36 @@ impl F64x4 {
     /// Masked load of the first n lanes (masked-out lanes are not accessed).
     #[inline(always)]
     unsafe fn load_first4(p: *const f64, n: usize) -> Self {
-        let lane = _mm256_setr_epi64x(0, 1, 2, 3);
-        let mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), lane);
-        F64x4(_mm256_maskload_pd(p, mask))
+        // SAFETY: the caller upholds this function's contract (AVX2 enabled, the first n values at `p` readable); masked-out lanes are not accessed.
+        unsafe {
+            let lane = _mm256_setr_epi64x(0, 1, 2, 3);
+            let mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), lane);
+            F64x4(_mm256_maskload_pd(p, mask))
+        }
     }
 
     /// The 4 × 4 transpose: unpack pairs, then swap 128-bit halves.
     #[inline(always)]
     unsafe fn transpose4(src: *const f64, rs: usize, dst: *mut f64, ds: usize) {
-        let mut r = [_mm256_setzero_pd(); 4];
-        for (i, row) in r.iter_mut().enumerate() {
-            *row = _mm256_loadu_pd(src.add(i * rs));
-        }
-        let t0 = _mm256_unpacklo_pd(r[0], r[1]);
-        let t1 = _mm256_unpackhi_pd(r[0], r[1]);
-        let t2 = _mm256_unpacklo_pd(r[2], r[3]);
-        let t3 = _mm256_unpackhi_pd(r[2], r[3]);
-        let cols = [
-            _mm256_permute2f128_pd::<0x20>(t0, t2),
-            _mm256_permute2f128_pd::<0x20>(t1, t3),
-            _mm256_permute2f128_pd::<0x31>(t0, t2),
-            _mm256_permute2f128_pd::<0x31>(t1, t3),
-        ];
-        for (c, v) in cols.into_iter().enumerate() {
-            _mm256_storeu_pd(dst.add(c * ds), v);
+        // SAFETY: the caller upholds this function's contract (AVX2 enabled; 4 rows of 4 readable values `rs` apart at `src`, 4 runs of 4 writable values `ds` apart at `dst`).
+        unsafe {
+            let mut r = [_mm256_setzero_pd(); 4];
+            for (i, row) in r.iter_mut().enumerate() {
+                *row = _mm256_loadu_pd(src.add(i * rs));
+            }
+            let t0 = _mm256_unpacklo_pd(r[0], r[1]);
+            let t1 = _mm256_unpackhi_pd(r[0], r[1]);
+            let t2 = _mm256_unpacklo_pd(r[2], r[3]);
+            let t3 = _mm256_unpackhi_pd(r[2], r[3]);
+            let cols = [
+                _mm256_permute2f128_pd::<0x20>(t0, t2),
+                _mm256_permute2f128_pd::<0x20>(t1, t3),
+                _mm256_permute2f128_pd::<0x31>(t0, t2),
+                _mm256_permute2f128_pd::<0x31>(t1, t3),
+            ];
+            for (c, v) in cols.into_iter().enumerate() {
+                _mm256_storeu_pd(dst.add(c * ds), v);
+            }
         }
     }
 }
@@ -294,7 +316,7 @@ macro_rules! avx2_kernel {
                 if b.rs() == 1 {
                     // op(B) = Bᵀ: the panels are transposed rows of B.
                     let x = b.t();
-                    assert!(j0 + nc <= x.rows() && p0 + kc <= x.cols(), "packing block outside its operand");
+                    assert!(block_inside(&x, j0, nc, p0, kc), "packing block outside its operand");
                     assert!(dst.len() >= packed_len(nc, kc, NR), "packing buffer too short");
                     // SAFETY: the token proves AVX2; the asserts are the bounds
                     // `pack_transposed` needs.
@@ -302,7 +324,7 @@ macro_rules! avx2_kernel {
                 } else if b.cs() == 1 {
                     // op(B) = B: each packed row is a copy of a row of B.
                     let x = b.t();
-                    assert!(j0 + nc <= x.rows() && p0 + kc <= x.cols(), "packing block outside its operand");
+                    assert!(block_inside(&x, j0, nc, p0, kc), "packing block outside its operand");
                     assert!(dst.len() >= packed_len(nc, kc, NR), "packing buffer too short");
                     // SAFETY: the token proves AVX2; the asserts are the bounds
                     // `pack_copied` needs.
@@ -378,45 +400,48 @@ unsafe fn macro_avx2<V: Lanes>(
     c: &mut [V::T],
     rsc: usize,
 ) {
-    let nr = 2 * V::LANES;
-    let a_rows_contiguous = a.rs != 1;
-    let last = last_tiles(mc, a.panel_stride == MR * a.rs);
-    for j in (0..nc).step_by(nr) {
-        let cols = nr.min(nc - j);
-        // The panel holding column j: kc rows of nr values, b.rs apart.
-        let bp = b.data.as_ptr().add(j / nr * b.panel_stride);
-        let mut i = 0;
-        while i < mc {
-            let rows = if i < last.0 {
-                MR
-            } else if i == last.0 {
-                last.1
-            } else {
-                mc - i
-            };
-            let ap = a.data.as_ptr().add(a.offset(MR, i, 0));
-            let cp = c.as_mut_ptr().add(i * rsc + j);
-            let t = Tile { kc, a: ap, rsa: a.rs, csa: a.cs, b: bp, rsb: b.rs, alpha, beta, c: cp, rsc, cols };
-            i += rows;
-            // Instantiate the tile for its rows (1..=6), the Ã layout, and
-            // one or two vectors of columns.
-            macro_rules! by_rows {
-                ($rows:expr, $nv:expr) => {
-                    match rows {
-                        1 => tile::<V, 1, $rows, $nv>(t),
-                        2 => tile::<V, 2, $rows, $nv>(t),
-                        3 => tile::<V, 3, $rows, $nv>(t),
-                        4 => tile::<V, 4, $rows, $nv>(t),
-                        5 => tile::<V, 5, $rows, $nv>(t),
-                        _ => tile::<V, MR, $rows, $nv>(t),
-                    }
+    // SAFETY: the caller upholds the contract above (checked by the asserts in `macro_kernel`): every pointer formed here addresses a tile of Ã, a B̃ panel row or a C tile inside the bounds it states, and AVX2 + FMA are enabled.
+    unsafe {
+        let nr = 2 * V::LANES;
+        let a_rows_contiguous = a.rs != 1;
+        let last = last_tiles(mc, a.panel_stride == MR * a.rs);
+        for j in (0..nc).step_by(nr) {
+            let cols = nr.min(nc - j);
+            // The panel holding column j: kc rows of nr values, b.rs apart.
+            let bp = b.data.as_ptr().add(j / nr * b.panel_stride);
+            let mut i = 0;
+            while i < mc {
+                let rows = if i < last.0 {
+                    MR
+                } else if i == last.0 {
+                    last.1
+                } else {
+                    mc - i
                 };
-            }
-            match (a_rows_contiguous, cols > V::LANES) {
-                (true, true) => by_rows!(true, 2),
-                (true, false) => by_rows!(true, 1),
-                (false, true) => by_rows!(false, 2),
-                (false, false) => by_rows!(false, 1),
+                let ap = a.data.as_ptr().add(a.offset(MR, i, 0));
+                let cp = c.as_mut_ptr().add(i * rsc + j);
+                let t = Tile { kc, a: ap, rsa: a.rs, csa: a.cs, b: bp, rsb: b.rs, alpha, beta, c: cp, rsc, cols };
+                i += rows;
+                // Instantiate the tile for its rows (1..=6), the Ã layout, and
+                // one or two vectors of columns.
+                macro_rules! by_rows {
+                    ($rows:expr, $nv:expr) => {
+                        match rows {
+                            1 => tile::<V, 1, $rows, $nv>(t),
+                            2 => tile::<V, 2, $rows, $nv>(t),
+                            3 => tile::<V, 3, $rows, $nv>(t),
+                            4 => tile::<V, 4, $rows, $nv>(t),
+                            5 => tile::<V, 5, $rows, $nv>(t),
+                            _ => tile::<V, MR, $rows, $nv>(t),
+                        }
+                    };
+                }
+                match (a_rows_contiguous, cols > V::LANES) {
+                    (true, true) => by_rows!(true, 2),
+                    (true, false) => by_rows!(true, 1),
+                    (false, true) => by_rows!(false, 2),
+                    (false, false) => by_rows!(false, 1),
+                }
             }
         }
     }
@@ -480,97 +505,100 @@ const UNROLL: usize = 4;
 /// elements (i, j) for i < M, j < cols, inside the C block.
 #[inline(always)]
 unsafe fn tile<V: Lanes, const M: usize, const ROWS: bool, const NV: usize>(t: Tile<V::T>) {
-    let l = V::LANES;
-    // Ask for the C tile now; it is needed after the depth loop (if that is
-    // long enough for the prefetch to arrive early).
-    for i in 0..if t.kc >= 32 { M } else { 0 } {
-        let row = t.c.wrapping_add(i * t.rsc) as *const i8;
-        _mm_prefetch::<_MM_HINT_T0>(row);
-        _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NV * l * std::mem::size_of::<V::T>() - 1));
-    }
-    let mut acc = [[V::zero(); NV]; M];
-    // One depth step: acc += Ã[·, p] ⊗ B̃[p, ·], with `$a_at` the address
-    // of Ã($i, p) and `$pb` that of B̃(p, 0). (A macro rather than a closure:
-    // closures would be compiled without the AVX2 target features.)
-    macro_rules! step {
-        ($i:ident => $a_at:expr, $pb:expr) => {{
-            let pb = $pb;
-            let mut bv = [V::zero(); NV];
-            for (v, b) in bv.iter_mut().enumerate() {
-                *b = V::load(pb.add(v * l));
-            }
-            for ($i, row) in acc.iter_mut().enumerate() {
-                let ai = V::broadcast($a_at);
-                for (x, b) in row.iter_mut().zip(bv) {
-                    *x = ai.fmadd(b, *x);
+    // SAFETY: the caller (`macro_avx2`) upholds the contract above: every read of Ã and B̃ and every read or write of C is inside the bounds it states; `spill` is a stack buffer of M·NV vectors, fully written before it is read as M·NV·LANES values (each `Lanes` type is `repr(transparent)` over its lanes).
+    unsafe {
+        let l = V::LANES;
+        // Ask for the C tile now; it is needed after the depth loop (if that is
+        // long enough for the prefetch to arrive early).
+        for i in 0..if t.kc >= 32 { M } else { 0 } {
+            let row = t.c.wrapping_add(i * t.rsc) as *const i8;
+            _mm_prefetch::<_MM_HINT_T0>(row);
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NV * l * std::mem::size_of::<V::T>() - 1));
+        }
+        let mut acc = [[V::zero(); NV]; M];
+        // One depth step: acc += Ã[·, p] ⊗ B̃[p, ·], with `$a_at` the address
+        // of Ã($i, p) and `$pb` that of B̃(p, 0). (A macro rather than a closure:
+        // closures would be compiled without the AVX2 target features.)
+        macro_rules! step {
+            ($i:ident => $a_at:expr, $pb:expr) => {{
+                let pb = $pb;
+                let mut bv = [V::zero(); NV];
+                for (v, b) in bv.iter_mut().enumerate() {
+                    *b = V::load(pb.add(v * l));
                 }
-            }
-        }};
-    }
-    let pb = t.b;
-    if ROWS {
-        // Not unrolled: unrolled, LLVM hoists the broadcasts of later steps
-        // and runs out of registers.
-        let rows: [*const V::T; M] = std::array::from_fn(|i| t.a.wrapping_add(i * t.rsa));
-        for p in 0..t.kc {
-            step!(i => rows[i].add(p), pb.add(p * t.rsb));
-        }
-    } else {
-        // wrapping_add: `pa` steps once past the last depth read, which may
-        // leave the allocation; it is only dereferenced in bounds.
-        let mut pa = t.a;
-        let mut p = 0;
-        while p + UNROLL <= t.kc {
-            for u in 0..UNROLL {
-                let col = pa.wrapping_add(u * t.csa);
-                step!(i => col.add(i), pb.add((p + u) * t.rsb));
-            }
-            pa = pa.wrapping_add(UNROLL * t.csa);
-            p += UNROLL;
-        }
-        while p < t.kc {
-            step!(i => pa.add(i), pb.add(p * t.rsb));
-            pa = pa.wrapping_add(t.csa);
-            p += 1;
-        }
-    }
-
-    if t.cols == NV * l {
-        let (valpha, vbeta) = (V::splat(t.alpha), V::splat(t.beta));
-        // C(i, ·) ← f(acc(i, ·), address of C(i, ·)) for the whole tile, with
-        // the choice of f made once, outside the loop.
-        macro_rules! store_all {
-            ($x:ident, $p:ident => $f:expr) => {
-                for (i, row) in acc.iter().enumerate() {
-                    for (v, &$x) in row.iter().enumerate() {
-                        let $p = t.c.add(i * t.rsc + v * l);
-                        $f.store($p);
+                for ($i, row) in acc.iter_mut().enumerate() {
+                    let ai = V::broadcast($a_at);
+                    for (x, b) in row.iter_mut().zip(bv) {
+                        *x = ai.fmadd(b, *x);
                     }
                 }
-            };
+            }};
         }
-        match (t.alpha == V::T::ONE, t.beta == V::T::ZERO, t.beta == V::T::ONE) {
-            (true, true, _) => store_all!(x, p => x),
-            (true, false, true) => store_all!(x, p => x.add(V::load(p))),
-            (false, true, _) => store_all!(x, p => x.mul(valpha)),
-            _ => store_all!(x, p => V::load(p).fmadd(vbeta, x.mul(valpha))),
-        }
-    } else {
-        // Partial tile: spill the accumulators to a stack buffer of M rows of
-        // NV vectors (each `repr(transparent)` over LANES values, so the
-        // buffer reads as M × NV·LANES values once every vector is stored),
-        // then copy the valid part into C.
-        let nr = NV * l;
-        let mut spill = std::mem::MaybeUninit::<[[V; NV]; M]>::uninit();
-        let base = spill.as_mut_ptr() as *mut V::T;
-        for (i, row) in acc.iter().enumerate() {
-            for (v, &x) in row.iter().enumerate() {
-                x.store(base.add(i * nr + v * l));
+        let pb = t.b;
+        if ROWS {
+            // Not unrolled: unrolled, LLVM hoists the broadcasts of later steps
+            // and runs out of registers.
+            let rows: [*const V::T; M] = std::array::from_fn(|i| t.a.wrapping_add(i * t.rsa));
+            for p in 0..t.kc {
+                step!(i => rows[i].add(p), pb.add(p * t.rsb));
+            }
+        } else {
+            // wrapping_add: `pa` steps once past the last depth read, which may
+            // leave the allocation; it is only dereferenced in bounds.
+            let mut pa = t.a;
+            let mut p = 0;
+            while p + UNROLL <= t.kc {
+                for u in 0..UNROLL {
+                    let col = pa.wrapping_add(u * t.csa);
+                    step!(i => col.add(i), pb.add((p + u) * t.rsb));
+                }
+                pa = pa.wrapping_add(UNROLL * t.csa);
+                p += UNROLL;
+            }
+            while p < t.kc {
+                step!(i => pa.add(i), pb.add(p * t.rsb));
+                pa = pa.wrapping_add(t.csa);
+                p += 1;
             }
         }
-        let buf = std::slice::from_raw_parts(base as *const V::T, M * nr);
-        let c = std::slice::from_raw_parts_mut(t.c, (M - 1) * t.rsc + t.cols);
-        store_tile(buf, nr, t.alpha, t.beta, c, t.rsc, M, t.cols);
+
+        if t.cols == NV * l {
+            let (valpha, vbeta) = (V::splat(t.alpha), V::splat(t.beta));
+            // C(i, ·) ← f(acc(i, ·), address of C(i, ·)) for the whole tile, with
+            // the choice of f made once, outside the loop.
+            macro_rules! store_all {
+                ($x:ident, $p:ident => $f:expr) => {
+                    for (i, row) in acc.iter().enumerate() {
+                        for (v, &$x) in row.iter().enumerate() {
+                            let $p = t.c.add(i * t.rsc + v * l);
+                            $f.store($p);
+                        }
+                    }
+                };
+            }
+            match (t.alpha == V::T::ONE, t.beta == V::T::ZERO, t.beta == V::T::ONE) {
+                (true, true, _) => store_all!(x, p => x),
+                (true, false, true) => store_all!(x, p => x.add(V::load(p))),
+                (false, true, _) => store_all!(x, p => x.mul(valpha)),
+                _ => store_all!(x, p => V::load(p).fmadd(vbeta, x.mul(valpha))),
+            }
+        } else {
+            // Partial tile: spill the accumulators to a stack buffer of M rows of
+            // NV vectors (each `repr(transparent)` over LANES values, so the
+            // buffer reads as M × NV·LANES values once every vector is stored),
+            // then copy the valid part into C.
+            let nr = NV * l;
+            let mut spill = std::mem::MaybeUninit::<[[V; NV]; M]>::uninit();
+            let base = spill.as_mut_ptr() as *mut V::T;
+            for (i, row) in acc.iter().enumerate() {
+                for (v, &x) in row.iter().enumerate() {
+                    x.store(base.add(i * nr + v * l));
+                }
+            }
+            let buf = std::slice::from_raw_parts(base as *const V::T, M * nr);
+            let c = std::slice::from_raw_parts_mut(t.c, (M - 1) * t.rsc + t.cols);
+            store_tile(buf, nr, t.alpha, t.beta, c, t.rsc, M, t.cols);
+        }
     }
 }
 
@@ -587,6 +615,8 @@ unsafe fn pack_panels_avx2<T: Float, const R: usize>(
     c0: usize,
     cols: usize,
 ) {
+    // No unsafe operation: `pack_panels` is safe and checks its own bounds;
+    // only the caller, which enables AVX2 here, needs the CPU to support it.
     pack_panels::<T, R>(dst, x, r0, rows, c0, cols)
 }
 
@@ -606,29 +636,32 @@ unsafe fn pack_transposed<V: Lanes, const R: usize>(
     c0: usize,
     cols: usize,
 ) {
-    let l = V::LANES;
-    debug_assert!(x.cs() == 1 && R == 2 * l);
-    let full = rows / R;
-    for q in 0..full {
-        let panel = dst[q * R * cols..(q + 1) * R * cols].as_mut_ptr();
-        for g in 0..2 {
-            // Rows r0 + q·R + g·l .. + l of x, from column c0.
-            let src = x.data().as_ptr().add((r0 + q * R + g * l) * x.rs() + c0);
-            let out = panel.add(g * l);
-            let mut c = 0;
-            while c + l <= cols {
-                V::transpose(src.add(c), x.rs(), out.add(c * R), R);
-                c += l;
-            }
-            for c in c..cols {
-                for r in 0..l {
-                    *out.add(c * R + r) = *src.add(r * x.rs() + c);
+    // SAFETY: the caller upholds the contract above: the block lies inside `x` with `cs = 1`, so rows r0 + q·R + g·l + r (< r0 + rows) at columns c0 + c (< c0 + cols) are in `x.data()`; `panel` is R·cols elements of `dst`, written at c·R + r with r < R, c < cols.
+    unsafe {
+        let l = V::LANES;
+        debug_assert!(x.cs() == 1 && R == 2 * l);
+        let full = rows / R;
+        for q in 0..full {
+            let panel = dst[q * R * cols..(q + 1) * R * cols].as_mut_ptr();
+            for g in 0..2 {
+                // Rows r0 + q·R + g·l .. + l of x, from column c0.
+                let src = x.data().as_ptr().add((r0 + q * R + g * l) * x.rs() + c0);
+                let out = panel.add(g * l);
+                let mut c = 0;
+                while c + l <= cols {
+                    V::transpose(src.add(c), x.rs(), out.add(c * R), R);
+                    c += l;
+                }
+                for c in c..cols {
+                    for r in 0..l {
+                        *out.add(c * R + r) = *src.add(r * x.rs() + c);
+                    }
                 }
             }
         }
-    }
-    if full * R < rows {
-        pack_panels::<V::T, R>(&mut dst[full * R * cols..], x, r0 + full * R, rows - full * R, c0, cols);
+        if full * R < rows {
+            pack_panels::<V::T, R>(&mut dst[full * R * cols..], x, r0 + full * R, rows - full * R, c0, cols);
+        }
     }
 }
 
@@ -648,21 +681,24 @@ unsafe fn pack_copied<V: Lanes, const R: usize>(
     c0: usize,
     cols: usize,
 ) {
-    let l = V::LANES;
-    debug_assert!(x.rs() == 1 && R == 2 * l);
-    for q in 0..rows.div_ceil(R) {
-        let pr = R.min(rows - q * R);
-        let panel = dst[q * R * cols..(q + 1) * R * cols].as_mut_ptr();
-        // Column c0 + c of x holds rows r0 + q·R .. + pr contiguously.
-        let src = x.data().as_ptr().add(r0 + q * R + c0 * x.cs());
-        for c in 0..cols {
-            let (from, to) = (src.add(c * x.cs()), panel.add(c * R));
-            if pr == R {
-                V::load(from).store(to);
-                V::load(from.add(l)).store(to.add(l));
-            } else {
-                V::load_first(from, pr.min(l)).store(to);
-                V::load_first(from.wrapping_add(l), pr.saturating_sub(l)).store(to.add(l));
+    // SAFETY: the caller upholds the contract above: the block lies inside `x` with `rs = 1`, so the pr contiguous values of column c0 + c from row r0 + q·R are in `x.data()` (masked loads read only those when pr < R); `panel` is R·cols elements of `dst`, written at c·R .. c·R + R.
+    unsafe {
+        let l = V::LANES;
+        debug_assert!(x.rs() == 1 && R == 2 * l);
+        for q in 0..rows.div_ceil(R) {
+            let pr = R.min(rows - q * R);
+            let panel = dst[q * R * cols..(q + 1) * R * cols].as_mut_ptr();
+            // Column c0 + c of x holds rows r0 + q·R .. + pr contiguously.
+            let src = x.data().as_ptr().add(r0 + q * R + c0 * x.cs());
+            for c in 0..cols {
+                let (from, to) = (src.add(c * x.cs()), panel.add(c * R));
+                if pr == R {
+                    V::load(from).store(to);
+                    V::load(from.add(l)).store(to.add(l));
+                } else {
+                    V::load_first(from, pr.min(l)).store(to);
+                    V::load_first(from.wrapping_add(l), pr.saturating_sub(l)).store(to.add(l));
+                }
             }
         }
     }
