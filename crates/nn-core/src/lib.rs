@@ -46,6 +46,7 @@ pub mod init;
 pub mod loss;
 pub mod matrix;
 pub mod network;
+pub mod numpy_rng;
 pub mod optim;
 pub mod rows;
 
@@ -59,5 +60,6 @@ pub use init::Init;
 pub use loss::{Loss, Reduction};
 pub use matrix::{MatMut, MatRef, Matrix};
 pub use network::{DenseGradients, Gradients, Network, NetworkBuilder, Workspace};
+pub use numpy_rng::RandomState;
 pub use optim::{Adam, Momentum, Optimizer, Sgd, TensorStep};
 pub use rows::RowSource;
