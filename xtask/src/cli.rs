@@ -60,6 +60,11 @@ pub struct ReproduceArgs {
     /// Train on the first N training samples only (a quick smoke run; the numbers then mean little).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
+    /// mnist, regression, boston, digits: run the tutorial's own computation instead (f64, numpy's
+    /// legacy random stream seeded as the tutorial seeds it, its random calls in its order) and
+    /// print its printed log beside ours, line by line, with the first differing digit.
+    #[arg(long)]
+    pub exact: bool,
 }
 
 /// Flags of `gradcheck`.
@@ -76,7 +81,7 @@ pub struct GradcheckArgs {
     pub tolerance: f64,
 }
 
-/// The experiments of DESIGN.md §5 (one line each in `--help`).
+/// The experiments (one line each in `--help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub enum Experiment {
     /// MNIST tutorial: 784-64-10 ReLU, softmax+CE summed, SGD lr 0.005, batch 16, 10 epochs (test accuracy ≈ 0.92)
