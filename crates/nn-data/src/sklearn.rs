@@ -77,7 +77,7 @@ fn column_means(x: &Matrix<f64>) -> Vec<f64> {
 /// x ← x − m row by row, if some |mᵢ| > 1e-8 (scikit-learn's second centring).
 fn recentre_if_needed(x: &mut Matrix<f64>) {
     let m = column_means(x);
-    if m.iter().any(|v| !(v.abs() <= ALLCLOSE_ATOL)) {
+    if m.iter().any(|v| v.is_nan() || v.abs() > ALLCLOSE_ATOL) {
         for i in 0..x.rows() {
             x.row_mut(i).iter_mut().zip(&m).for_each(|(v, m)| *v -= m);
         }

@@ -128,14 +128,28 @@ impl FirstNet {
         }
     }
 
-    /// One epoch: shuffle `arange(n)` with `rs`, then ⌊n/B⌋ steps.
-    pub fn epoch(&mut self, x: &Matrix<f64>, y: &Matrix<f64>, batch: usize, rs: &mut RandomState) {
+    /// One epoch: shuffle `arange(n)` with `rs`, then ⌊n/B⌋ steps; `after_step` sees
+    /// the network after every update.
+    pub fn epoch(
+        &mut self,
+        x: &Matrix<f64>,
+        y: &Matrix<f64>,
+        batch: usize,
+        rs: &mut RandomState,
+        after_step: &mut dyn FnMut(&FirstNet),
+    ) {
         let mut idx: Vec<usize> = (0..x.rows()).collect();
         rs.shuffle(&mut idx);
         for j in 0..x.rows() / batch {
             let rows = &idx[j * batch..(j + 1) * batch];
             self.step(&take_rows(x, rows), &take_rows(y, rows));
+            after_step(self);
         }
+    }
+
+    /// Every weight and bias, layer by layer (W row-major, then b).
+    pub fn parameters(&self) -> Vec<f64> {
+        self.w.iter().zip(&self.b).flat_map(|(w, b)| w.as_slice().iter().chain(b).copied()).collect()
     }
 }
 

@@ -136,8 +136,10 @@ impl Compounding {
     }
 }
 
-/// The layer sizes and activations of a network: `dense(m_in, m_out)` then optionally φ.
-pub type Spec<'a> = &'a [(usize, usize, Option<Phi>)];
+/// One fully connected layer `(m_in, m_out)` and the activation after it, if any.
+pub type LayerSpec = (usize, usize, Option<Phi>);
+/// The layers of a network, in forward order.
+pub type Spec<'a> = &'a [LayerSpec];
 
 impl JeongNet {
     /// Draws the layers from `rs` as the tutorial's `FCLayer` does: W = randn(m_in, m_out), then b = randn(1, m_out).

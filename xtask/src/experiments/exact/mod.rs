@@ -41,7 +41,7 @@ use crate::experiments::common::Ctx;
 use crate::report::{Band, Report, Row, TextBlock};
 
 use first::{classes, classification_report, mae, mse, FirstNet, G};
-use jeong::{Compounding, JeongLoss, JeongNet, Phi};
+use jeong::{Compounding, JeongLoss, JeongNet, LayerSpec, Phi};
 
 /// The experiments that have an exact mode (the tutorials that seed their random numbers).
 pub const EXACT: [Experiment; 4] = [Experiment::Mnist, Experiment::Regression, Experiment::Boston, Experiment::Digits];
@@ -147,7 +147,8 @@ impl Line {
             None => "identical".to_string(),
             Some(_) => format!("differs after {} significant digits", a.digits),
         };
-        let mut row = Row::with_text(&self.label, self.value, self.ours.trim()).tutorial(self.tutorial.trim());
+        let cell = |s: &str| s.trim().replace('\t', "  ");
+        let mut row = Row::with_text(&self.label, self.value, cell(&self.ours)).tutorial(cell(&self.tutorial));
         row.band = Some(Band { text: verdict, goal: None });
         row.in_band = Some(a.first_difference.is_none());
         row
@@ -170,6 +171,32 @@ pub fn side_by_side(lines: &[Line]) -> String {
 
 fn lines_block(title: &str, lines: &[Line]) -> TextBlock {
     TextBlock { title: title.into(), body: side_by_side(lines) }
+}
+
+/// Every weight and bias after SGD steps 1, 10, 100, 1000, … (written to results.json,
+/// to compare with the tutorial's code step by step).
+#[derive(Default)]
+struct Trace {
+    steps: usize,
+    snapshots: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Trace {
+    /// Counts one step; keeps `parameters()` when the count is a power of ten.
+    fn step(&mut self, parameters: impl FnOnce() -> Vec<f64>) {
+        self.steps += 1;
+        let mut p = 1;
+        while p < self.steps {
+            p *= 10;
+        }
+        if p == self.steps {
+            self.snapshots.insert(self.steps.to_string(), serde_json::json!(parameters()));
+        }
+    }
+
+    fn json(self) -> serde_json::Value {
+        serde_json::Value::Object(self.snapshots)
+    }
 }
 
 /// Runs `experiment` in exact mode into `ctx.out_dir` and returns its report.
@@ -249,16 +276,18 @@ fn regression(ctx: &Ctx, seed: u32) -> Result<Report> {
             .into(),
     );
     let mut lines = Vec::new();
-    let nets: [(&str, Vec<(usize, usize, Option<Phi>)>); 2] = [
+    let nets: [(&str, Vec<LayerSpec>); 2] = [
         ("linear", vec![(1, 16, None), (16, 16, None), (16, 1, None)]),
         ("nonlinear", vec![(1, 16, Some(Phi::Relu)), (16, 16, Some(Phi::Sigmoid)), (16, 1, None)]),
     ];
     for (k, (name, spec)) in nets.iter().enumerate() {
         let mut net = JeongNet::new(spec, JeongLoss::Mse, &mut rs);
         let mut order = Compounding::new(ds.len());
+        let mut trace = Trace::default();
         for _ in 0..ctx.epochs {
-            net.epoch(&ds.x, &ds.y, &mut order, 0.001, 16, &mut rs, &mut |_| {});
+            net.epoch(&ds.x, &ds.y, &mut order, 0.001, 16, &mut rs, &mut |n| trace.step(|| n.parameters()));
         }
+        r.details[format!("{name}_parameters_after_step")] = trace.json();
         let last = *net.loss_hist.last().unwrap_or(&f64::NAN);
         ctx.say(format!("{name}: final loss {last}"));
         let tutorial = if ctx.comparable() { REGRESSION_TUTORIAL_CODE[k].to_string() } else { "—".into() };
@@ -300,10 +329,12 @@ fn train_first(
     batch: usize,
     printed: &[&str],
     rs: &mut RandomState,
+    report: &mut Report,
 ) -> Vec<Line> {
     let mut lines = Vec::new();
+    let mut trace = Trace::default();
     for e in 1..=ctx.epochs {
-        net.epoch(&train.x, &train.y, batch, rs);
+        net.epoch(&train.x, &train.y, batch, rs, &mut |n| trace.step(|| n.parameters()));
         if e % 10 == 0 {
             let loss = mse(&net.predict(&train.x), &train.y);
             let printed = printed.get(e / 10 - 1).filter(|_| ctx.comparable()).copied();
@@ -312,6 +343,7 @@ fn train_first(
             lines.push(line);
         }
     }
+    report.details["parameters_after_step"] = trace.json();
     lines
 }
 
@@ -326,7 +358,7 @@ fn boston(ctx: &Ctx, seed: u32) -> Result<Report> {
             .into(),
     );
     let mut net = FirstNet::new(&[13, 10, 1], &[G::Relu, G::Identity], 1e-3, &mut rs);
-    let mut lines = train_first(ctx, &mut net, &train, 8, &BOSTON_PRINTED[..3], &mut rs);
+    let mut lines = train_first(ctx, &mut net, &train, 8, &BOSTON_PRINTED[..3], &mut rs, &mut r);
     let m = mae(&net.predict(&test.x), &test.y);
     ctx.say(format!("{m}"));
     let tutorial = if ctx.comparable() { BOSTON_PRINTED[3].into() } else { "—".into() };
@@ -350,7 +382,7 @@ fn digits(ctx: &Ctx, seed: u32) -> Result<Report> {
             .into(),
     );
     let mut net = FirstNet::new(&[64, 15, 10], &[G::Relu, G::Sigmoid], 1e-3, &mut rs);
-    let mut lines = train_first(ctx, &mut net, &train, 16, &DIGITS_PRINTED, &mut rs);
+    let mut lines = train_first(ctx, &mut net, &train, 16, &DIGITS_PRINTED, &mut rs, &mut r);
     let (truth, predicted) = classes(&net.predict(&test.x), &test.y);
     let (ours, correct) = classification_report(&truth, &predicted, 10);
     let printed: Vec<&str> = DIGITS_REPORT_PRINTED.lines().collect();
