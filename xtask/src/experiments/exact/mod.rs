@@ -114,7 +114,7 @@ pub struct Agreement {
 /// ```
 /// use xtask::experiments::exact::agreement;
 /// let a = agreement("loss: 2.505495393489851", "loss: 2.505495401");
-/// assert_eq!((a.first_difference, a.digits), (Some(15), 8));
+/// assert_eq!((a.first_difference, a.digits), (Some(14), 7)); // "2.505495" agrees
 /// assert_eq!(agreement("0.807", "0.807").first_difference, None);
 /// ```
 pub fn agreement(tutorial: &str, ours: &str) -> Agreement {
@@ -407,7 +407,7 @@ mod tests {
     #[test]
     fn agreement_counts_significant_digits_of_the_number_that_differs() {
         assert_eq!(agreement("[10] train loss: 11.79", "[10] train loss: 11.78").digits, 3);
-        assert_eq!(agreement("x 0.0083", "x 0.0084").digits, 2);
+        assert_eq!(agreement("x 0.0083", "x 0.0084").digits, 1); // the 8 agrees, leading zeros do not count
         assert_eq!(agreement("abc", "abd").first_difference, Some(2));
         assert_eq!(agreement("abc", "abcd").first_difference, Some(3));
     }
