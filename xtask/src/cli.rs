@@ -84,10 +84,11 @@ pub struct GradcheckArgs {
 /// The experiments (one line each in `--help`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub enum Experiment {
-    /// Jihwan Jeong, "Build a Neural Network from Scratch Using Numpy" (jihwan-jeong.github.io): 784-64-10 ReLU,
-    /// softmax+CE summed, SGD lr 0.005, batch 16, 10 epochs (test accuracy ≈ 0.92)
+    /// Jihwan Jeong, "Build a Neural Network from Scratch Using Numpy"
+    /// (https://jihwan-jeong.github.io/machine%20learning/backpropagation/): 784-64-10 ReLU, softmax+CE summed, SGD lr 0.005, batch 16, 10 epochs (test accuracy ≈ 0.92)
     Mnist,
-    /// "Musings over Backpropagation", after Nielsen's network2 (neuralnetworksanddeeplearning.com, ch. 3): 784-30-10
+    /// "Musings over Backpropagation", after Nielsen's network2
+    /// (http://neuralnetworksanddeeplearning.com/chap3.html): 784-30-10
     /// sigmoid, cross-entropy, L2 λ=0.1, η=3.0, batch 10, 30 epochs (test accuracy ≈ 0.94)
     Nielsen,
     /// "Yet another explanation of backprop" (numpy NN class): Boston housing 13-10-1 ReLU, MSE 2(ŷ−y), SGD lr 1e-3,

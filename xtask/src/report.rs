@@ -347,7 +347,7 @@ pub fn write_report_md(dir: &Path, reports: &[Report], machine: &Machine, total_
         "Machine: {} · {} logical cores · {}. Total wall time {:.1} s.\n",
         machine.cpu_model, machine.logical_cores, machine.os, total_seconds
     );
-    s.push_str("| experiment | checks in band (exact: lines identical) | wall time (s) |\n|---|---:|---:|\n");
+    s.push_str("| experiment | checks in band (exact: lines on target) | wall time (s) |\n|---|---:|---:|\n");
     for r in reports {
         let checked = r.rows.iter().filter(|row| row.in_band.is_some()).count();
         let ok = r.rows.iter().filter(|row| row.in_band == Some(true)).count();
