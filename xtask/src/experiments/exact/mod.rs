@@ -234,6 +234,15 @@ fn report(ctx: &Ctx, name: &str, title: &str, seed: u32) -> Report {
 
 fn finish(mut r: Report, title: &str, lines: &[Line]) -> Report {
     r.rows.extend(lines.iter().map(Line::row));
+    if lines.iter().any(|l| l.tutorial != l.ours) {
+        r.notes.push(
+            "Where a line is not identical, the runs part in the last digits through the order of the sums inside \
+             numpy's matrix products (its BLAS kernels); the tutorial's code rerun on another machine moves in the \
+             same digits. README.md (\"Exact mode\") compares every weight of the tutorial's code and ours after \
+             step 1, 10, 100, …; results.json holds ours (parameters_after_step)."
+                .into(),
+        );
+    }
     r.blocks.insert(0, lines_block(title, lines));
     r
 }
