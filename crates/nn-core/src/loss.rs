@@ -1,7 +1,7 @@
 //! Losses: the value E of a mini-batch and the output delta δᴸ = ∂E/∂Uᴸ,
 //! computed together.
 //!
-//! Every loss states its reduction:
+//! Every loss states its reduction (ARCHITECTURE.md, Conventions):
 //!
 //! - [`Reduction::Mean`] divides the sum over the batch by **D = the number of
 //!   samples (rows) in the mini-batch**, not by the number of elements: for an

@@ -1,7 +1,7 @@
 //! `Matrix<T>`: an owned, row-major, contiguous matrix, and the borrowed
 //! views `MatRef` / `MatMut` that carry rows, cols and a row stride.
 //!
-//! Samples are rows (DESIGN.md §2): a batch of n inputs of width m is an
+//! Samples are rows (ARCHITECTURE.md, Conventions): a batch of n inputs of width m is an
 //! n × m matrix, and a shard of a batch is a view of consecutive rows, which
 //! costs nothing. Transposes are not views here: `gemm` takes an [`Op`]
 //! (`N` or `T`) per operand and its packing reads either layout.

@@ -14,7 +14,8 @@
 //! | [`mnist`](fn@mnist)`(dir, Normalisation)` | 60 000 + 10 000 images, 784 columns, one-hot y; [`Mnist::nielsen_split`] for 50k/10k/10k |
 //! | [`boston`](fn@boston)`(path)` | x 506 × 13, y 506 × 1 (MEDV), feature names |
 //! | [`digits`](fn@digits)`(path)` | x 1797 × 64 (0–16), y one-hot 1797 × 10, labels |
-//! | [`toy_regression`]`(n, seed)` | x n × 1, y n × 1 (sin(2πx) + noise) |
+//! | [`toy_regression`]`(n, seed)` | x n × 1, y n × 1: the MNIST tutorial's noisy bump, scaled to max 1 |
+//! | [`sklearn::train_test_split`], [`sklearn::scale`] | scikit-learn's split (numpy's `RandomState`) and `scale`, value for value |
 //! | [`xor`]`()` | the four XOR points |
 //! | [`idx::read_idx`], [`csv::read_csv`] | any IDX file; any numeric CSV |
 //!
@@ -39,6 +40,7 @@ pub mod error;
 pub mod file;
 pub mod idx;
 pub mod mnist;
+pub mod sklearn;
 pub mod toy;
 pub mod transform;
 

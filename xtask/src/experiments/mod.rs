@@ -1,9 +1,12 @@
-//! The experiments of DESIGN.md §5, one file each, and what they share:
-//! the run options, the output folder, the timer, the final print.
+//! The experiments, one file each (the list is in ARCHITECTURE.md and
+//! `cargo xtask reproduce --help`), the exact mode of the seeded tutorials
+//! ([`exact`]), and what they share: the run options, the output folder, the
+//! timer, the final print.
 
 pub mod boston;
 pub mod common;
 pub mod digits;
+pub mod exact;
 pub mod mnist;
 pub mod mnist_best;
 pub mod nielsen;
@@ -37,6 +40,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Train on the first N training samples only.
     pub limit: Option<usize>,
+    /// Run the tutorial's own computation (f64, numpy's random stream) instead of ours.
+    pub exact: bool,
 }
 
 impl Default for RunOptions {
@@ -49,6 +54,7 @@ impl Default for RunOptions {
             out: None,
             quiet: false,
             limit: None,
+            exact: false,
         }
     }
 }
@@ -64,12 +70,22 @@ impl RunOptions {
             out: args.out.clone(),
             quiet: args.quiet,
             limit: args.limit.map(|l| l as usize),
+            exact: args.exact,
         })
     }
 
-    /// The folder an experiment writes into when run alone.
+    /// The folder an experiment writes into when run alone (`<name>-exact` for an exact run).
     pub fn out_dir(&self, experiment: Experiment) -> PathBuf {
-        self.out.clone().unwrap_or_else(|| default_reproduce_dir().join(experiment.name()))
+        self.out.clone().unwrap_or_else(|| default_reproduce_dir().join(self.folder(experiment)))
+    }
+
+    /// The name of an experiment's output folder.
+    fn folder(&self, experiment: Experiment) -> String {
+        if self.exact {
+            format!("{}-exact", experiment.name())
+        } else {
+            experiment.name().to_string()
+        }
     }
 }
 
@@ -98,6 +114,7 @@ pub fn reproduce_into(experiment: Experiment, opts: &RunOptions, out_dir: PathBu
     };
     let ctx = common::Ctx::new(opts, run_dir.staging(), tutorial_epochs);
     let run = || match experiment {
+        e if opts.exact => exact::run(e, &ctx),
         Experiment::Mnist => mnist::run(&ctx),
         Experiment::Nielsen => nielsen::run(&ctx),
         Experiment::Boston => boston::run(&ctx),
@@ -120,15 +137,22 @@ pub fn reproduce(experiment: Experiment, opts: &RunOptions) -> Result<Report> {
     reproduce_into(experiment, opts, opts.out_dir(experiment))
 }
 
-/// Runs every experiment, each into `<base>/<name>/`, then writes
+/// Runs every experiment, each into `<base>/<name>/`, then (unless `--limit`)
+/// the exact mode of mnist, regression, boston and digits into `<base>/<name>-exact/`, then writes
 /// `<base>/REPORT.md` (base: `--out` or target/reproduce/).
 pub fn reproduce_all(opts: &RunOptions) -> Result<Vec<Report>> {
     let base = opts.out.clone().unwrap_or_else(default_reproduce_dir);
     create_dir(&base)?;
     let start = Instant::now();
     let mut reports = Vec::new();
+    let default = RunOptions { exact: false, ..opts.clone() };
     for e in Experiment::EACH {
-        reports.push(reproduce_into(e, opts, base.join(e.name()))?);
+        reports.push(reproduce_into(e, &default, base.join(e.name()))?);
+    }
+    // The exact mode runs the tutorial on all its data: a --limit smoke run skips it.
+    let exact_opts = RunOptions { exact: true, ..opts.clone() };
+    for e in exact::EXACT.into_iter().filter(|_| opts.limit.is_none()) {
+        reports.push(reproduce_into(e, &exact_opts, base.join(exact_opts.folder(e)))?);
     }
     let total = start.elapsed().as_secs_f64();
     let path = write_report_md(&base, &reports, &machine(), total)?;

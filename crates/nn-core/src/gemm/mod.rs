@@ -1,6 +1,6 @@
 //! `gemm`: C ← α·op(A)·op(B) + β·C with op ∈ {N, T}.
 //!
-//! The three products of backpropagation are its three uses (DESIGN.md §1):
+//! The three products of backpropagation are its three uses (ARCHITECTURE.md, Conventions):
 //! forward Uˡ = Hˡ⁻¹ Wˡ (N, N), weight gradient ∂E/∂Wˡ = Hˡ⁻¹ᵀ δˡ (T, N),
 //! and the delta δˡ⁻¹ = δˡ Wˡᵀ (N, T).
 //!
