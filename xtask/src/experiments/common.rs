@@ -132,23 +132,6 @@ pub fn predict_classes<T: Float>(net: &Network<T>, x: &Matrix<T>) -> Result<Vec<
     Ok(nn_data::argmax_rows(&net.predict(x.view())?))
 }
 
-/// Share of `predicted` equal to `labels`.
-pub fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
-    let right = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
-    right as f64 / labels.len().max(1) as f64
-}
-
-/// counts[actual][predicted].
-pub fn confusion_counts(predicted: &[usize], labels: &[usize], classes: usize) -> Vec<Vec<usize>> {
-    let mut m = vec![vec![0; classes]; classes];
-    for (&p, &l) in predicted.iter().zip(labels) {
-        if p < classes && l < classes {
-            m[l][p] += 1;
-        }
-    }
-    m
-}
-
 /// Mean, population standard deviation, minimum and maximum.
 pub fn summary(xs: &[f64]) -> (f64, f64, f64, f64) {
     let n = xs.len().max(1) as f64;
@@ -185,8 +168,6 @@ mod tests {
 
     #[test]
     fn statistics() {
-        assert_eq!(accuracy(&[1, 2, 3], &[1, 2, 0]), 2.0 / 3.0);
-        assert_eq!(confusion_counts(&[0, 1, 1], &[0, 0, 1], 2), vec![vec![1, 1], vec![0, 1]]);
         assert_eq!(summary(&[1.0, 3.0]), (2.0, 1.0, 1.0, 3.0));
         assert_eq!(summary_text(&[1.0, 3.0], 1), "2.0 ± 1.0 (1.0–3.0)");
     }

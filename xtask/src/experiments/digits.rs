@@ -25,10 +25,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
-use crate::experiments::common::{accuracy, confusion_counts, predict_classes, summary, summary_text, Ctx};
+use crate::experiments::common::{predict_classes, summary, summary_text, Ctx};
 use crate::experiments::train::{history_json, Fit, History};
 use crate::plot::{Chart, Series};
 use crate::report::{Goal, Report, Row, TextBlock};
+use nn_train::metrics::{accuracy_of_labels, confusion_matrix};
 
 /// The tutorial's epochs.
 pub const EPOCHS: usize = 50;
@@ -143,7 +144,7 @@ fn train_once(ctx: &Ctx, ds: &Dataset<f32>, variant: Variant, seed: u64, quiet: 
     };
     let labels = test.labels.clone().unwrap_or_else(|| nn_data::argmax_rows(&test.y));
     let predicted = predict_classes(&net, &test.x)?;
-    let accuracy = accuracy(&predicted, &labels);
+    let accuracy = accuracy_of_labels(&predicted, &labels)?;
     Ok(Outcome { net, history, predicted, labels, accuracy })
 }
 
@@ -225,7 +226,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
             body: nn_train::metrics::classification_report(&o.predicted, &o.labels, CLASSES)?.to_table(2),
         });
         let caption = format!("confusion matrix, {name}, accuracy {:.3}", o.accuracy);
-        ctx.confusion(&mut report, file, &caption, &confusion_counts(&o.predicted, &o.labels, CLASSES))?;
+        ctx.confusion(&mut report, file, &caption, &confusion_matrix(&o.predicted, &o.labels, CLASSES)?.counts)?;
     }
     ctx.plot(
         &mut report,

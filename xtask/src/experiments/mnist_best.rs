@@ -14,10 +14,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::Result;
-use crate::experiments::common::{confusion_counts, predict_classes, Ctx};
+use crate::experiments::common::{predict_classes, Ctx};
 use crate::experiments::train::{history_json, Fit};
 use crate::plot::{Chart, Series};
 use crate::report::{Goal, Report, Row};
+use nn_train::metrics::confusion_matrix;
 
 /// Epochs of the recipe.
 pub const EPOCHS: usize = 10;
@@ -94,7 +95,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         &mut report,
         "confusion.png",
         &format!("MNIST test confusion matrix, accuracy {last:.4}"),
-        &confusion_counts(&predicted, &labels, 10),
+        &confusion_matrix(&predicted, &labels, 10)?.counts,
     )?;
     ctx.save_model(&mut report, &net, "model.safetensors")?;
     report.details = serde_json::json!({ "history": history_json(&history), "train_seconds": train_seconds });
