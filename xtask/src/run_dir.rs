@@ -191,7 +191,10 @@ fn take_lock(lock: &Path, out: &Path) -> Result<()> {
                     .map_err(|e| io_err(lock, "write the lock file", e));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = fs::read_to_string(lock).ok().and_then(|s| s.trim().parse::<u32>().ok());
+                let holder = nn_data::file::read_regular(lock, 64)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|s| s.trim().parse::<u32>().ok());
                 match holder {
                     Some(pid) if pid != std::process::id() && process_alive(pid) => {
                         return Err(XtaskError::Failed(format!(
