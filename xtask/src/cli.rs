@@ -51,7 +51,9 @@ pub struct ReproduceArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Output folder [default: target/reproduce/<name>/ in the workspace root; for `all`, the parent of the
-    /// per-experiment folders and of REPORT.md]. Existing files other than ours are left alone.
+    /// per-experiment folders and of REPORT.md]. Existing files other than ours are left alone. A run's files
+    /// appear together when it has finished (a failed run leaves the folder as it was), and a second run into
+    /// the same folder while one is going on is refused.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Print no per-epoch progress, only the final table.

@@ -31,8 +31,40 @@ use crate::error::{Result, XtaskError};
 pub struct RunDir {
     out: PathBuf,
     staging: PathBuf,
-    lock: PathBuf,
+    // Released after `Drop for RunDir` has removed the staging folder.
+    _lock: Lock,
     committed: bool,
+}
+
+/// The lock file `.{name}.lock` beside a folder, held by this process;
+/// removed when dropped.
+#[derive(Debug)]
+pub struct Lock(PathBuf);
+
+impl Lock {
+    /// Locks the folder `out` (which need not exist; its parent is created):
+    /// errors with a sentence naming the other process if a running one holds
+    /// it, and takes over a lock whose process is gone.
+    pub fn take(out: &Path) -> Result<Lock> {
+        let (parent, name) = split(out)?;
+        if let Some(file) = parent.ancestors().find(|a| a.exists()).filter(|a| !a.is_dir()) {
+            return Err(XtaskError::Failed(format!(
+                "cannot write results into {}: {} is not a folder",
+                out.display(),
+                file.display()
+            )));
+        }
+        fs::create_dir_all(&parent).map_err(|e| io_err(&parent, "create the output folder's parent", e))?;
+        let lock = parent.join(format!(".{name}.lock"));
+        take_lock(&lock, out)?;
+        Ok(Lock(lock))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
 }
 
 fn io_err(path: &Path, what: &str, source: std::io::Error) -> XtaskError {
@@ -95,21 +127,12 @@ impl RunDir {
                 out.display()
             )));
         }
+        let lock = Lock::take(out)?;
         let (parent, name) = split(out)?;
-        if let Some(file) = parent.ancestors().find(|a| a.exists()).filter(|a| !a.is_dir()) {
-            return Err(XtaskError::Failed(format!(
-                "cannot write results into {}: {} is not a folder",
-                out.display(),
-                file.display()
-            )));
-        }
-        fs::create_dir_all(&parent).map_err(|e| io_err(&parent, "create the output folder's parent", e))?;
-        let lock = parent.join(format!(".{name}.lock"));
-        take_lock(&lock, out)?;
         let mut dir = RunDir {
             out: out.to_path_buf(),
             staging: parent.join(format!(".{name}.staging-{}", std::process::id())),
-            lock,
+            _lock: lock,
             committed: false,
         };
         // From here on, Drop releases the lock on every error.
@@ -176,7 +199,6 @@ impl Drop for RunDir {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.staging);
         }
-        let _ = fs::remove_file(&self.lock);
     }
 }
 
@@ -191,7 +213,10 @@ fn take_lock(lock: &Path, out: &Path) -> Result<()> {
                     .map_err(|e| io_err(lock, "write the lock file", e));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = fs::read_to_string(lock).ok().and_then(|s| s.trim().parse::<u32>().ok());
+                let holder = nn_data::file::read_regular(lock, 64)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|s| s.trim().parse::<u32>().ok());
                 match holder {
                     Some(pid) if pid != std::process::id() && process_alive(pid) => {
                         return Err(XtaskError::Failed(format!(

@@ -240,5 +240,10 @@ fn an_unusable_or_busy_output_folder_fails_before_training() {
     assert_eq!(code, 1, "{stdout}{err}");
     assert!(err.starts_with("error: another run (process 1) is writing into"), "{err}");
     assert_eq!(fs::read_to_string(busy.join("results.json")).unwrap(), "theirs");
+    // `all` locks its whole folder: nothing in it is written while another run holds it.
+    let opts = RunOptions { out: Some(busy.clone()), quiet: true, epochs: Some(1), ..Default::default() };
+    let e = reproduce_all(&opts).unwrap_err().to_string();
+    assert!(e.starts_with("another run (process 1) is writing into"), "{e}");
+    assert_eq!(fs::read_dir(&busy).unwrap().count(), 1);
     fs::remove_dir_all(&base).unwrap();
 }

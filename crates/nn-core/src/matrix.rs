@@ -89,9 +89,17 @@ impl<T: Float> Matrix<T> {
     /// assert!(Matrix::<f32>::try_zeros(1 << 63, 2).is_err());
     /// assert_eq!(Matrix::<f32>::try_zeros(2, 3).unwrap().shape(), (2, 3));
     /// ```
+    ///
+    /// Also an error, rather than an abort, when the allocator cannot
+    /// provide the memory.
     pub fn try_zeros(rows: usize, cols: usize) -> Result<Self, ShapeError> {
         let n = element_count::<T>("Matrix::zeros", rows, cols)?;
-        Ok(Matrix { data: vec![T::ZERO; n], rows, cols })
+        let mut data = Vec::new();
+        data.try_reserve_exact(n).map_err(|e| {
+            ShapeError::new("Matrix::zeros", format!("memory for a {rows}×{cols} matrix"), e.to_string())
+        })?;
+        data.resize(n, T::ZERO);
+        Ok(Matrix { data, rows, cols })
     }
 
     /// A `rows × cols` matrix with every element `value`.
@@ -144,7 +152,8 @@ impl<T: Float> Matrix<T> {
     /// Panics, like `vec!`, if `rows · cols` elements cannot exist.
     pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> T) -> Self {
         let mut data = Vec::with_capacity(element_count_or_panic::<T>("Matrix::from_fn", rows, cols));
-        for i in 0..rows {
+        // With no columns there is nothing to call `f` for, however many rows.
+        for i in 0..if cols == 0 { 0 } else { rows } {
             for j in 0..cols {
                 data.push(f(i, j));
             }
@@ -301,8 +310,11 @@ impl<'a, T: Float> MatRef<'a, T> {
     /// A view of `data` as a `rows × cols` matrix whose rows start
     /// `row_stride` elements apart. Errors if the slice is too short or
     /// `row_stride < cols`.
+    ///
+    /// A view of at most one row never steps to a next row: its stride is
+    /// accepted whatever it is and stored as `cols`.
     pub fn new(data: &'a [T], rows: usize, cols: usize, row_stride: usize) -> Result<Self, ShapeError> {
-        check_view("MatRef::new", data.len(), rows, cols, row_stride)?;
+        let row_stride = check_view("MatRef::new", data.len(), rows, cols, row_stride)?;
         Ok(MatRef { data, rows, cols, row_stride })
     }
 
@@ -362,8 +374,11 @@ impl<'a, T: Float> MatMut<'a, T> {
     /// A mutable view of `data` as a `rows × cols` matrix whose rows start
     /// `row_stride` elements apart. Errors if the slice is too short or
     /// `row_stride < cols`.
+    ///
+    /// A view of at most one row never steps to a next row: its stride is
+    /// accepted whatever it is and stored as `cols`.
     pub fn new(data: &'a mut [T], rows: usize, cols: usize, row_stride: usize) -> Result<Self, ShapeError> {
-        check_view("MatMut::new", data.len(), rows, cols, row_stride)?;
+        let row_stride = check_view("MatMut::new", data.len(), rows, cols, row_stride)?;
         Ok(MatMut { data, rows, cols, row_stride })
     }
 
@@ -433,7 +448,10 @@ impl<'a, T: Float> MatMut<'a, T> {
     }
 }
 
-fn check_view(what: &str, len: usize, rows: usize, cols: usize, row_stride: usize) -> Result<(), ShapeError> {
+/// Checks a view's shape against its slice; returns the stride to store
+/// (`cols` for a view of at most one row, whose stride is never used, so
+/// that no later arithmetic on an arbitrary stride can overflow).
+fn check_view(what: &str, len: usize, rows: usize, cols: usize, row_stride: usize) -> Result<usize, ShapeError> {
     if rows > 1 && row_stride < cols {
         return Err(ShapeError::new(what, format!("row stride ≥ cols ({cols})"), format!("row stride {row_stride}")));
     }
@@ -451,7 +469,7 @@ fn check_view(what: &str, len: usize, rows: usize, cols: usize, row_stride: usiz
             format!("{len} elements"),
         ));
     }
-    Ok(())
+    Ok(if rows <= 1 { cols } else { row_stride })
 }
 
 #[cfg(test)]
@@ -502,10 +520,22 @@ mod tests {
         let mut buf = data;
         assert!(MatMut::new(&mut buf, 2, 2, usize::MAX).is_err());
         assert!(MatMut::new(&mut buf, usize::MAX, 2, usize::MAX).is_err());
-        // One row: the stride is never used, any value is fine.
+        // One row: the stride is never used, any value is fine (and kept as cols,
+        // so that gemm's stride arithmetic on it cannot overflow).
         let one = MatRef::new(&data, 1, 4, usize::MAX).unwrap();
         assert_eq!(one.row(0), &data);
+        assert_eq!(one.row_stride(), 4);
         assert_eq!(one.rows_range(1, 1).rows(), 0);
+    }
+
+    #[test]
+    fn any_number_of_rows_of_no_columns_costs_nothing() {
+        // A view of usize::MAX rows of 0 columns is valid (it holds no element);
+        // copying it used to loop over every row.
+        let v = MatRef::<f32>::new(&[], usize::MAX, 0, 0).unwrap();
+        let m = v.to_matrix();
+        assert_eq!(m.shape(), (usize::MAX, 0));
+        assert!(m.as_slice().is_empty());
     }
 
     #[test]

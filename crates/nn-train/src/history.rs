@@ -150,14 +150,20 @@ impl History {
         write_atomic(path, &bytes).map_err(|source| TrainError::Io { path: path.into(), source })
     }
 
-    /// Reads a history written by [`History::write_json`]. (Feature `json`, on by default.)
+    /// Reads a history written by [`History::write_json`]: a regular file
+    /// of at most [`HISTORY_MAX_BYTES`]. (Feature `json`, on by default.)
     #[cfg(feature = "json")]
     pub fn read_json(path: impl AsRef<Path>) -> Result<Self, TrainError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| TrainError::Io { path: path.into(), source })?;
+        let bytes = nn_data::file::read_regular(path, HISTORY_MAX_BYTES)
+            .map_err(|source| TrainError::Io { path: path.into(), source })?;
         serde_json::from_slice(&bytes).map_err(|source| TrainError::Json { path: path.into(), source })
     }
 }
+
+/// The largest history file [`History::read_json`] reads: 256 MiB, about a
+/// million epochs with a few metrics each.
+pub const HISTORY_MAX_BYTES: u64 = 256 << 20;
 
 /// A name made safe for a CSV header (commas, quotes and newlines become `_`).
 fn csv_field(s: &str) -> String {

@@ -21,7 +21,7 @@ use crate::cli::{Experiment, ReproduceArgs};
 use crate::error::{Result, XtaskError};
 use crate::paths::{create_dir, default_data_dir, default_reproduce_dir};
 use crate::report::{machine, write_report_md, Report};
-use crate::run_dir::RunDir;
+use crate::run_dir::{Lock, RunDir};
 
 /// Options shared by every experiment (the flags of `reproduce`).
 #[derive(Clone, Debug, PartialEq)]
@@ -142,6 +142,9 @@ pub fn reproduce(experiment: Experiment, opts: &RunOptions) -> Result<Report> {
 /// `<base>/REPORT.md` (base: `--out` or target/reproduce/).
 pub fn reproduce_all(opts: &RunOptions) -> Result<Vec<Report>> {
     let base = opts.out.clone().unwrap_or_else(default_reproduce_dir);
+    // A second `all` into the same folder is refused as a whole, not
+    // experiment by experiment.
+    let _lock = Lock::take(&base)?;
     create_dir(&base)?;
     let start = Instant::now();
     let mut reports = Vec::new();
