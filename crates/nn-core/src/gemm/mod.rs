@@ -10,8 +10,10 @@
 //! - `loops.rs`: the mc/kc/nc cache-blocking loop nest (safe code);
 //! - `pack.rs`: packing blocks of op(A) and op(B) into the panels the
 //!   kernel streams through; a transpose is a stride swap, so op costs nothing;
-//! - `kernel/`: the register-tiled microkernels — `portable.rs` (plain Rust,
-//!   always compiled and tested) and `avx2.rs` (AVX2 + FMA, x86-64);
+//! - `kernel/`: the register-tiled kernels — `portable.rs` (plain Rust,
+//!   always compiled and tested), and on x86-64 `avx2.rs` (AVX2 + FMA) and
+//!   `avx512.rs` (AVX-512F), which share `simd.rs`'s macro-kernel,
+//!   microkernel and packing;
 //! - `dispatch.rs`: the kernel for each element type, chosen once per process
 //!   by CPU feature detection ([`Backend::Auto`]), and per-thread packing
 //!   buffers, so a call allocates nothing once a thread has seen its sizes;
@@ -85,13 +87,16 @@ pub(crate) fn check_shapes<T: Float>(
 /// A gemm implementation, for tests and benchmarks that want a specific one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Backend {
-    /// The fastest available here: `Avx2` on CPUs with AVX2 and FMA, else
-    /// `Portable`. Detected once per process. What [`gemm`] uses.
+    /// The fastest available here: `Avx512` on CPUs with AVX-512F, else
+    /// `Avx2` on CPUs with AVX2 and FMA, else `Portable`. Detected once per
+    /// process. What [`gemm`] uses.
     Auto,
     /// The portable kernel (plain Rust, runs everywhere).
     Portable,
     /// The AVX2 + FMA kernel (x86-64 CPUs that have both).
     Avx2,
+    /// The AVX-512 kernel (x86-64 CPUs with AVX-512F).
+    Avx512,
     /// `matrixmultiply::{sgemm, dgemm}`, for comparison (feature `matrixmultiply`).
     #[cfg(feature = "matrixmultiply")]
     MatrixMultiply,
@@ -102,6 +107,7 @@ impl Backend {
     pub const ALL: &'static [Backend] = &[
         Backend::Portable,
         Backend::Avx2,
+        Backend::Avx512,
         #[cfg(feature = "matrixmultiply")]
         Backend::MatrixMultiply,
     ];
@@ -138,6 +144,7 @@ impl fmt::Display for Backend {
             Backend::Auto => "auto",
             Backend::Portable => "portable",
             Backend::Avx2 => "avx2+fma",
+            Backend::Avx512 => "avx512",
             #[cfg(feature = "matrixmultiply")]
             Backend::MatrixMultiply => "matrixmultiply",
         };

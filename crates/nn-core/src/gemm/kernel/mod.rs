@@ -13,10 +13,19 @@
 //! cost more than it saves. It walks the block in `MR × NR` register tiles;
 //! β = 0 overwrites C without reading it.
 
+// Every `unsafe` operation in the kernels sits in an `unsafe` block that
+// says why it is sound.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub(crate) mod portable;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod simd;
 
 use super::pack::{pack_panels, Operand};
 use crate::float::Float;
