@@ -9,6 +9,13 @@
 //! kernels' types and transposes), which keeps it simple and is not the
 //! bottleneck.
 //!
+//! Block sizes, measured on a Zen 5 core (48 KiB L1d, 1 MiB L2): a depth
+//! block of up to 512 (k = 784 runs as 2 × 392) beats AVX2's 256 by 5–25 %
+//! on the mnist shapes and 1024³, although a B̃ micro-panel of that depth
+//! (64 KiB) no longer fits in L1: the L2 feeds it fast enough, and fewer
+//! depth blocks mean fewer passes over C and fewer tile start-ups. Ã blocks
+//! (mc × kc) stay within half the L2.
+//!
 //! The kernels exist only behind a `Simd<Avx512Token, T>` value, and only
 //! [`Avx512Token::detect`] makes a token, after checking that the CPU has
 //! AVX-512F (and AVX2 and FMA, which packing uses).
@@ -73,5 +80,5 @@ lanes!(
     _mm512_add_pd
 );
 
-simd_kernel!(Avx512Token, f32, compute: F32x16, pack: F32x8, features: "avx512f,avx2,fma", mr: 12, nv: 2, mc: 480, kc: 256, nc: 4096);
-simd_kernel!(Avx512Token, f64, compute: F64x8, pack: F64x4, features: "avx512f,avx2,fma", mr: 12, nv: 2, mc: 240, kc: 256, nc: 2048);
+simd_kernel!(Avx512Token, f32, compute: F32x16, pack: F32x8, features: "avx512f,avx2,fma", mr: 12, nv: 2, mc: 240, kc: 512, nc: 4096);
+simd_kernel!(Avx512Token, f64, compute: F64x8, pack: F64x4, features: "avx512f,avx2,fma", mr: 12, nv: 2, mc: 120, kc: 512, nc: 2048);

@@ -1,5 +1,7 @@
-//! The microkernel contract: block sizes, packing, and the macro-kernel that
-//! sweeps register tiles over one packed block.
+//! The kernel contract: block sizes, packing, and the macro-kernel
+//! ([`Kernel::macro_kernel`]) that sweeps register tiles over one packed
+//! block, each tile computed by the kernel's microkernel (`microkernel` in
+//! `portable.rs` and `simd.rs`), as in BLIS's vocabulary.
 //!
 //! A kernel computes, for an `mc × nc` block of C and a `kc`-deep slice of
 //! the product,
@@ -138,8 +140,9 @@ pub(crate) trait Kernel: Copy {
         false
     }
 
-    /// C block (`mc × nc`, row stride `rsc`, element (i, j) at `c[i·rsc + j]`)
-    /// ← α·Ã·B̃ + β·C block, for a block of depth `kc`.
+    /// The macro-kernel: C block (`mc × nc`, row stride `rsc`, element (i, j)
+    /// at `c[i·rsc + j]`) ← α·Ã·B̃ + β·C block, for a block of depth `kc`,
+    /// one `MR × NR` register tile at a time (each by the microkernel).
     #[allow(clippy::too_many_arguments)]
     fn macro_kernel(
         self,

@@ -201,7 +201,7 @@ macro_rules! simd_kernel {
                 c0: usize,
                 cols: usize,
             ) {
-                let fast = R % <$p as Lanes>::LANES == 0 && (x.cs() == 1 || x.rs() == 1);
+                let fast = R.is_multiple_of(<$p as Lanes>::LANES) && (x.cs() == 1 || x.rs() == 1);
                 if !fast {
                     return $crate::gemm::pack::pack_panels::<$t, R>(dst, x, r0, rows, c0, cols);
                 }
@@ -248,7 +248,7 @@ macro_rules! simd_kernel {
                     // cheaper, unless its rows are a multiple of 4 KiB apart, which
                     // would map a whole panel onto a few L1 sets.
                     let row_bytes = b.rs() * std::mem::size_of::<$t>();
-                    b.cs() == 1 && m <= 16 * MR && row_bytes % 4096 != 0
+                    b.cs() == 1 && m <= 16 * MR && !row_bytes.is_multiple_of(4096)
                 }
 
                 fn macro_kernel(
@@ -282,9 +282,6 @@ pub(crate) use simd_kernel;
 /// Largest tile height the row dispatch in [`macro_kernel`] instantiates.
 const MAX_MR: usize = 16;
 
-/// FMAs in flight needed to keep two FMA units busy through a 4-cycle latency.
-const FMAS_IN_FLIGHT: usize = 8;
-
 /// The macro-kernel: sweeps the `mc × nc` block in `MR × NV·LANES` tiles,
 /// column panels outer, so one B̃ micro-panel stays in L1 while the Ã
 /// panels pass by; each tile is one call of [`microkernel`].
@@ -311,7 +308,7 @@ pub(crate) unsafe fn macro_kernel<V: Lanes, const MR: usize, const NV: usize>(
     const { assert!(MR >= 1 && MR <= MAX_MR && NV >= 1 && NV <= 4) };
     let nr = NV * V::LANES;
     let a_rows_contiguous = a.rs != 1;
-    let last = last_tiles(mc, MR, NV, a.panel_stride == MR * a.rs);
+    let last = last_tiles(mc, MR, a.panel_stride == MR * a.rs);
     for j in (0..nc).step_by(nr) {
         let cols = nr.min(nc - j);
         // SAFETY: column j < nc lies in panel j / nr, which `b` covers (contract).
@@ -369,17 +366,18 @@ pub(crate) unsafe fn macro_kernel<V: Lanes, const MR: usize, const NV: usize>(
 /// Where the last one or two row tiles of an `mc`-row block start, and the
 /// height of the first of them: `(start, rows)`, the rows after `start +
 /// rows` forming one more tile. All tiles are `mr` rows tall but the last,
-/// unless a last tile of r rows would leave FMA units idle (a tile of r rows
-/// keeps `nv·r` accumulators in flight, and two FMA units need 8 to hide
-/// their 4-cycle latency): then the last `mr + r` rows run as two tiles of
-/// nearly equal height (with `mr` = 6: 4 + 3, 4 + 4 or 5 + 4; m = 8 costs 8
-/// row-steps instead of 6 + 2·2). Only when the rows of Ã are evenly spaced
-/// (`linear`, Ã read in place), so that a tile may start at any row; packed
-/// panels keep tiles of `mr`. Every element of C is the same dot product
-/// whatever tile computes it.
-fn last_tiles(mc: usize, mr: usize, nv: usize, linear: bool) -> (usize, usize) {
+/// unless the last would have at most `mr / 2` rows: a short tile keeps few
+/// accumulators in flight (r rows × NV vectors, where two FMA units need 8
+/// or more to hide their 4-cycle latency) and reloads its B̃ micro-panel as
+/// often as a full one. Then the last `mr + r` rows run as two tiles of
+/// nearly equal height (with `mr` = 6: 4 + 3, 4 + 4 or 5 + 4, so m = 8 costs
+/// 8 row-steps instead of 6 + 2·2; with `mr` = 12, m = 16 runs as 8 + 8).
+/// Only when the rows of Ã are evenly spaced (`linear`, Ã read in place), so
+/// that a tile may start at any row; packed panels keep tiles of `mr`. Every
+/// element of C is the same dot product whatever tile computes it.
+fn last_tiles(mc: usize, mr: usize, linear: bool) -> (usize, usize) {
     let r = mc % mr;
-    if linear && mc > mr && r > 0 && r * nv < FMAS_IN_FLIGHT {
+    if linear && mc > mr && r > 0 && r <= mr / 2 {
         let start = mc - mr - r;
         (start, (mr + r).div_ceil(2))
     } else {
@@ -548,7 +546,7 @@ pub(crate) unsafe fn pack_transposed<V: PackLanes, const R: usize>(
     cols: usize,
 ) {
     let l = V::LANES;
-    debug_assert!(x.cs() == 1 && R % l == 0);
+    debug_assert!(x.cs() == 1 && R.is_multiple_of(l));
     let full = rows / R;
     for q in 0..full {
         let panel = dst[q * R * cols..(q + 1) * R * cols].as_mut_ptr();
@@ -596,7 +594,7 @@ pub(crate) unsafe fn pack_copied<V: PackLanes, const R: usize>(
     cols: usize,
 ) {
     let l = V::LANES;
-    debug_assert!(x.rs() == 1 && R % l == 0);
+    debug_assert!(x.rs() == 1 && R.is_multiple_of(l));
     for q in 0..rows.div_ceil(R) {
         let pr = R.min(rows - q * R);
         let panel = dst[q * R * cols..(q + 1) * R * cols].as_mut_ptr();
@@ -629,14 +627,16 @@ mod tests {
 
     #[test]
     fn short_last_tiles_are_evened_out_only_where_rows_are_linear() {
-        // mr = 6, two vectors: a last tile of 1..=3 rows is merged.
-        assert_eq!(last_tiles(8, 6, 2, true), (0, 4));
-        assert_eq!(last_tiles(16, 6, 2, true), (12, 4));
-        assert_eq!(last_tiles(15, 6, 2, true), (6, 5));
-        assert_eq!(last_tiles(16, 6, 2, false), (12, 4));
-        // mr = 12: m = 16 leaves 4 rows, 8 accumulators: enough.
-        assert_eq!(last_tiles(16, 12, 2, true), (12, 4));
-        assert_eq!(last_tiles(14, 12, 2, true), (0, 7));
-        assert_eq!(last_tiles(5, 12, 2, true), (0, 5));
+        // mr = 6: a last tile of 1..=3 rows is merged.
+        assert_eq!(last_tiles(8, 6, true), (0, 4));
+        assert_eq!(last_tiles(16, 6, true), (12, 4));
+        assert_eq!(last_tiles(15, 6, true), (6, 5));
+        assert_eq!(last_tiles(15, 6, false), (12, 3));
+        // mr = 12: m = 16 runs as 8 + 8, m = 18 as 9 + 9, m = 19 as 12 + 7.
+        assert_eq!(last_tiles(16, 12, true), (0, 8));
+        assert_eq!(last_tiles(18, 12, true), (0, 9));
+        assert_eq!(last_tiles(19, 12, true), (12, 7));
+        assert_eq!(last_tiles(20, 12, true), (12, 8));
+        assert_eq!(last_tiles(5, 12, true), (0, 5));
     }
 }
