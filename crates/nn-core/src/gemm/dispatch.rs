@@ -32,6 +32,9 @@ pub enum Selected {
     /// `matrixmultiply::{sgemm, dgemm}`.
     #[cfg(feature = "matrixmultiply")]
     MatrixMultiply,
+    /// The `gemm` crate.
+    #[cfg(feature = "gemm-crate")]
+    GemmCrate,
 }
 
 impl Selected {
@@ -45,6 +48,8 @@ impl Selected {
             Selected::Avx512(_) => Backend::Avx512,
             #[cfg(feature = "matrixmultiply")]
             Selected::MatrixMultiply => Backend::MatrixMultiply,
+            #[cfg(feature = "gemm-crate")]
+            Selected::GemmCrate => Backend::GemmCrate,
         }
     }
 }
@@ -86,6 +91,8 @@ pub(crate) fn select(backend: Backend) -> Result<Selected, GemmError> {
         }
         #[cfg(feature = "matrixmultiply")]
         Backend::MatrixMultiply => Ok(Selected::MatrixMultiply),
+        #[cfg(feature = "gemm-crate")]
+        Backend::GemmCrate => Ok(Selected::GemmCrate),
     }
 }
 
@@ -149,7 +156,9 @@ macro_rules! gemm_scalar {
                         with_buffer(&BUFFER, |ws| gemm_blocked(Avx512::<$t>::new(token), alpha, a, b, beta, c, ws))
                     }
                     #[cfg(feature = "matrixmultiply")]
-                    Selected::MatrixMultiply => super::mm::$mm(alpha, a, b, beta, c),
+                    Selected::MatrixMultiply => super::peers::$mm(alpha, a, b, beta, c),
+                    #[cfg(feature = "gemm-crate")]
+                    Selected::GemmCrate => super::peers::gemm_crate(alpha, a, b, beta, c),
                 }
             }
         }

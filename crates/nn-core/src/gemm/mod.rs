@@ -17,7 +17,9 @@
 //! - `dispatch.rs`: the kernel for each element type, chosen once per process
 //!   by CPU feature detection ([`Backend::Auto`]), and per-thread packing
 //!   buffers, so a call allocates nothing once a thread has seen its sizes;
-//! - `naive.rs`: the triple loop every path is tested against.
+//! - `naive.rs`: the triple loop every path is tested against;
+//! - `peers.rs`: other crates' gemms as back ends, for benchmarks (features
+//!   `matrixmultiply`, `gemm-crate`).
 //!
 //! β = 0 means C is overwritten: NaN or garbage already in C is ignored.
 //! α = 0 or k = 0 means C ← β·C, without reading A or B.
@@ -25,10 +27,10 @@
 mod dispatch;
 mod kernel;
 mod loops;
-#[cfg(feature = "matrixmultiply")]
-mod mm;
 mod naive;
 mod pack;
+#[cfg(any(feature = "matrixmultiply", feature = "gemm-crate"))]
+mod peers;
 
 pub(crate) use dispatch::GemmScalar;
 pub use naive::gemm_naive;
@@ -100,6 +102,9 @@ pub enum Backend {
     /// `matrixmultiply::{sgemm, dgemm}`, for comparison (feature `matrixmultiply`).
     #[cfg(feature = "matrixmultiply")]
     MatrixMultiply,
+    /// The `gemm` crate (candle's), single-threaded, for comparison (feature `gemm-crate`).
+    #[cfg(feature = "gemm-crate")]
+    GemmCrate,
 }
 
 impl Backend {
@@ -110,6 +115,8 @@ impl Backend {
         Backend::Avx512,
         #[cfg(feature = "matrixmultiply")]
         Backend::MatrixMultiply,
+        #[cfg(feature = "gemm-crate")]
+        Backend::GemmCrate,
     ];
 
     /// True if this CPU can run the back end.
@@ -147,6 +154,8 @@ impl fmt::Display for Backend {
             Backend::Avx512 => "avx512",
             #[cfg(feature = "matrixmultiply")]
             Backend::MatrixMultiply => "matrixmultiply",
+            #[cfg(feature = "gemm-crate")]
+            Backend::GemmCrate => "gemm crate",
         };
         f.write_str(name)
     }
