@@ -1,5 +1,8 @@
-//! gemm throughput, single thread: ours (auto-selected kernel, and the
-//! portable kernel) vs `matrixmultiply` vs the naive loop, f32 and f64.
+//! gemm throughput, single thread, f32 and f64: ours (the auto-selected
+//! kernel, and the AVX2 and portable kernels where they are not it) vs the
+//! peers `matrixmultiply` and `gemm` (candle's, with its AVX-512 path),
+//! all through `gemm_with` (the peers are nn-core back ends behind the
+//! features `matrixmultiply` and `gemm-crate`), and the naive loop.
 //!
 //! One criterion group per shape, e.g. `gemm_f32/(16,784,64) N·N`, with one
 //! line per implementation. Throughput is counted as 2·m·k·n elements, so
@@ -12,10 +15,6 @@
 //!
 //! Quick run: `cargo bench -p benches --bench gemm -- --warm-up-time 1 --measurement-time 3`.
 
-// Only the `matrixmultiply` yardstick wrapper (`Yardstick::matrixmultiply`)
-// may use unsafe code.
-#![deny(unsafe_code)]
-
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -24,78 +23,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Thro
 use nn_core::gemm::{gemm_naive, gemm_with, Backend};
 use nn_core::{Float, Matrix, Op};
 
-/// Strides (row, column) of op(X) for a stored row-major X with `cols` columns.
-fn strides(op: Op, stored_cols: usize) -> (isize, isize) {
-    match op {
-        Op::N => (stored_cols as isize, 1),
-        Op::T => (1, stored_cols as isize),
-    }
-}
-
-/// The element types, with their `matrixmultiply` routine.
-trait Yardstick: Float {
-    /// C ← A·B (α = 1, β = 0) through `matrixmultiply`, strides as given.
-    #[allow(clippy::too_many_arguments)]
-    fn matrixmultiply(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: &[Self],
-        sa: (isize, isize),
-        b: &[Self],
-        sb: (isize, isize),
-        c: &mut [Self],
-    );
-}
-
-macro_rules! yardstick {
-    ($t:ty, $f:ident) => {
-        impl Yardstick for $t {
-            #[allow(unsafe_code)]
-            fn matrixmultiply(
-                m: usize,
-                k: usize,
-                n: usize,
-                a: &[$t],
-                sa: (isize, isize),
-                b: &[$t],
-                sb: (isize, isize),
-                c: &mut [$t],
-            ) {
-                assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-                let (mi, ki, ni) = (m as isize, k as isize, n as isize);
-                assert!(sa == (ki, 1) || sa == (1, mi), "A strides: dense only");
-                assert!(sb == (ni, 1) || sb == (1, ki), "B strides: dense only");
-                // SAFETY: A holds m·k, B k·n and C m·n elements, stored densely
-                // (asserted, strides included), so the strides address exactly
-                // those elements.
-                unsafe {
-                    matrixmultiply::$f(
-                        m,
-                        k,
-                        n,
-                        1.0,
-                        a.as_ptr(),
-                        sa.0,
-                        sa.1,
-                        b.as_ptr(),
-                        sb.0,
-                        sb.1,
-                        0.0,
-                        c.as_mut_ptr(),
-                        n as isize,
-                        1,
-                    )
-                }
-            }
-        }
-    };
-}
-
-yardstick!(f32, sgemm);
-yardstick!(f64, dgemm);
-
-fn bench_type<T: Yardstick>(c: &mut Criterion) {
+fn bench_type<T: Float>(c: &mut Criterion) {
     for shape in GEMM_SHAPES {
         let GemmShape { m, k, n, op_a, op_b, naive } = shape;
         let (ar, ac) = if op_a == Op::N { (m, k) } else { (k, m) };
@@ -111,8 +39,15 @@ fn bench_type<T: Yardstick>(c: &mut Criterion) {
         }
 
         let auto = Backend::Auto.resolve();
-        for (label, backend) in [("ours", auto), ("ours-portable", Backend::Portable)] {
-            if label == "ours-portable" && auto == Backend::Portable {
+        for (label, backend) in [
+            ("ours", auto),
+            ("ours-avx2", Backend::Avx2),
+            ("ours-portable", Backend::Portable),
+            ("matrixmultiply", Backend::MatrixMultiply),
+            ("gemm", Backend::GemmCrate),
+        ] {
+            // The kernels `ours` is not, where this CPU runs them.
+            if (label != "ours" && backend == auto) || !backend.is_available() {
                 continue;
             }
             group.bench_function(label, |bench| {
@@ -122,10 +57,6 @@ fn bench_type<T: Yardstick>(c: &mut Criterion) {
                 })
             });
         }
-        let (sa, sb) = (strides(op_a, ac), strides(op_b, bc));
-        group.bench_function("matrixmultiply", |bench| {
-            bench.iter(|| T::matrixmultiply(m, k, n, black_box(a.as_slice()), sa, b.as_slice(), sb, out.as_mut_slice()))
-        });
         if naive {
             group.bench_function("naive", |bench| {
                 bench.iter(|| {

@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     seed: 1,
                     threads: Some(t),
                     progress: Progress::Silent,
-                    shuffle: !args.get("shuffle").is_some_and(|s| s == "no"),
+                    shuffle: args.get("shuffle").is_none_or(|s| s != "no"),
                     ..TrainConfig::default()
                 });
             }

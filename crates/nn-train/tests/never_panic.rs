@@ -344,7 +344,7 @@ fn mutate(file: &[u8], m: &Mutation) -> Vec<u8> {
                 data[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
             }
         }
-        Mutation::Trailing(k) => data.extend(std::iter::repeat(0u8).take(*k)),
+        Mutation::Trailing(k) => data.extend(std::iter::repeat_n(0u8, *k)),
     }
     let mut text = serde_json::to_string(&header).unwrap();
     while text.len() % 8 != 0 {
@@ -392,7 +392,7 @@ fn the_checkpoint_loader_never_panics_on_header_aware_mutations() {
         tally.record(&r32, "model.safetensors");
         tally.record(&from_safetensors_bytes::<f64>(&bytes, origin), "model.safetensors");
         // One in eight through a real file, as the CLI loads it.
-        if n.get() % 8 == 0 {
+        if n.get().is_multiple_of(8) {
             let path = dir.join(format!("m{}.safetensors", n.get()));
             std::fs::write(&path, &bytes).unwrap();
             tally.record(&load_safetensors::<f32>(&path), "safetensors");
@@ -427,7 +427,7 @@ fn matrix_and_gemm_constructors_never_panic() {
         // abort). Only sizes whose product overflows, or is small, reach the
         // allocator (a product that fits is a real request for memory).
         for (rows, cols) in [(m, n), (extra, m), (k, extra)] {
-            if rows.checked_mul(cols).map_or(true, |p| p < 1 << 16) {
+            if rows.checked_mul(cols).is_none_or(|p| p < 1 << 16) {
                 let zeros = Matrix::<f64>::try_zeros(rows, cols);
                 if let Ok(z) = &zeros {
                     assert_eq!(z.as_slice().len(), rows * cols);

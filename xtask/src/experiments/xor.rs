@@ -81,7 +81,7 @@ fn thin(ys: &[f64]) -> Vec<(f64, f64)> {
     let step = (ys.len() / 1000).max(1);
     let mut pts: Vec<(f64, f64)> = ys.iter().enumerate().step_by(step).map(|(i, &y)| ((i + 1) as f64, y)).collect();
     if let Some(&y) = ys.last() {
-        if (ys.len() - 1) % step != 0 {
+        if !(ys.len() - 1).is_multiple_of(step) {
             pts.push((ys.len() as f64, y));
         }
     }

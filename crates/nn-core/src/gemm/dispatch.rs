@@ -10,6 +10,8 @@ use std::thread::LocalKey;
 
 #[cfg(target_arch = "x86_64")]
 use super::kernel::avx2::{Avx2, Avx2Token};
+#[cfg(target_arch = "x86_64")]
+use super::kernel::avx512::{Avx512, Avx512Token};
 use super::kernel::portable::{PortableF32, PortableF64};
 use super::loops::gemm_blocked;
 use super::pack::Operand;
@@ -24,9 +26,15 @@ pub enum Selected {
     /// The AVX2 + FMA kernel.
     #[cfg(target_arch = "x86_64")]
     Avx2(Avx2Token),
+    /// The AVX-512 kernel.
+    #[cfg(target_arch = "x86_64")]
+    Avx512(Avx512Token),
     /// `matrixmultiply::{sgemm, dgemm}`.
     #[cfg(feature = "matrixmultiply")]
     MatrixMultiply,
+    /// The `gemm` crate.
+    #[cfg(feature = "gemm-crate")]
+    GemmCrate,
 }
 
 impl Selected {
@@ -36,8 +44,12 @@ impl Selected {
             Selected::Portable => Backend::Portable,
             #[cfg(target_arch = "x86_64")]
             Selected::Avx2(_) => Backend::Avx2,
+            #[cfg(target_arch = "x86_64")]
+            Selected::Avx512(_) => Backend::Avx512,
             #[cfg(feature = "matrixmultiply")]
             Selected::MatrixMultiply => Backend::MatrixMultiply,
+            #[cfg(feature = "gemm-crate")]
+            Selected::GemmCrate => Backend::GemmCrate,
         }
     }
 }
@@ -46,6 +58,10 @@ impl Selected {
 pub(crate) fn auto() -> Selected {
     static AUTO: OnceLock<Selected> = OnceLock::new();
     *AUTO.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(token) = Avx512Token::detect() {
+            return Selected::Avx512(token);
+        }
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = Avx2Token::detect() {
             return Selected::Avx2(token);
@@ -66,8 +82,17 @@ pub(crate) fn select(backend: Backend) -> Result<Selected, GemmError> {
             }
             Err(GemmError::Unavailable(Backend::Avx2))
         }
+        Backend::Avx512 => {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(token) = Avx512Token::detect() {
+                return Ok(Selected::Avx512(token));
+            }
+            Err(GemmError::Unavailable(Backend::Avx512))
+        }
         #[cfg(feature = "matrixmultiply")]
         Backend::MatrixMultiply => Ok(Selected::MatrixMultiply),
+        #[cfg(feature = "gemm-crate")]
+        Backend::GemmCrate => Ok(Selected::GemmCrate),
     }
 }
 
@@ -126,8 +151,14 @@ macro_rules! gemm_scalar {
                     Selected::Avx2(token) => {
                         with_buffer(&BUFFER, |ws| gemm_blocked(Avx2::<$t>::new(token), alpha, a, b, beta, c, ws))
                     }
+                    #[cfg(target_arch = "x86_64")]
+                    Selected::Avx512(token) => {
+                        with_buffer(&BUFFER, |ws| gemm_blocked(Avx512::<$t>::new(token), alpha, a, b, beta, c, ws))
+                    }
                     #[cfg(feature = "matrixmultiply")]
-                    Selected::MatrixMultiply => super::mm::$mm(alpha, a, b, beta, c),
+                    Selected::MatrixMultiply => super::peers::$mm(alpha, a, b, beta, c),
+                    #[cfg(feature = "gemm-crate")]
+                    Selected::GemmCrate => super::peers::gemm_crate(alpha, a, b, beta, c),
                 }
             }
         }

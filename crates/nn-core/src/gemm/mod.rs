@@ -10,12 +10,16 @@
 //! - `loops.rs`: the mc/kc/nc cache-blocking loop nest (safe code);
 //! - `pack.rs`: packing blocks of op(A) and op(B) into the panels the
 //!   kernel streams through; a transpose is a stride swap, so op costs nothing;
-//! - `kernel/`: the register-tiled microkernels — `portable.rs` (plain Rust,
-//!   always compiled and tested) and `avx2.rs` (AVX2 + FMA, x86-64);
+//! - `kernel/`: the register-tiled kernels — `portable.rs` (plain Rust,
+//!   always compiled and tested), and on x86-64 `avx2.rs` (AVX2 + FMA) and
+//!   `avx512.rs` (AVX-512F), which share `simd.rs`'s macro-kernel,
+//!   microkernel and packing;
 //! - `dispatch.rs`: the kernel for each element type, chosen once per process
 //!   by CPU feature detection ([`Backend::Auto`]), and per-thread packing
 //!   buffers, so a call allocates nothing once a thread has seen its sizes;
-//! - `naive.rs`: the triple loop every path is tested against.
+//! - `naive.rs`: the triple loop every path is tested against;
+//! - `peers.rs`: other crates' gemms as back ends, for benchmarks (features
+//!   `matrixmultiply`, `gemm-crate`).
 //!
 //! β = 0 means C is overwritten: NaN or garbage already in C is ignored.
 //! α = 0 or k = 0 means C ← β·C, without reading A or B.
@@ -23,10 +27,10 @@
 mod dispatch;
 mod kernel;
 mod loops;
-#[cfg(feature = "matrixmultiply")]
-mod mm;
 mod naive;
 mod pack;
+#[cfg(any(feature = "matrixmultiply", feature = "gemm-crate"))]
+mod peers;
 
 pub(crate) use dispatch::GemmScalar;
 pub use naive::gemm_naive;
@@ -85,16 +89,22 @@ pub(crate) fn check_shapes<T: Float>(
 /// A gemm implementation, for tests and benchmarks that want a specific one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Backend {
-    /// The fastest available here: `Avx2` on CPUs with AVX2 and FMA, else
-    /// `Portable`. Detected once per process. What [`gemm`] uses.
+    /// The fastest available here: `Avx512` on CPUs with AVX-512F, else
+    /// `Avx2` on CPUs with AVX2 and FMA, else `Portable`. Detected once per
+    /// process. What [`gemm`] uses.
     Auto,
     /// The portable kernel (plain Rust, runs everywhere).
     Portable,
     /// The AVX2 + FMA kernel (x86-64 CPUs that have both).
     Avx2,
+    /// The AVX-512 kernel (x86-64 CPUs with AVX-512F).
+    Avx512,
     /// `matrixmultiply::{sgemm, dgemm}`, for comparison (feature `matrixmultiply`).
     #[cfg(feature = "matrixmultiply")]
     MatrixMultiply,
+    /// The `gemm` crate (candle's), single-threaded, for comparison (feature `gemm-crate`).
+    #[cfg(feature = "gemm-crate")]
+    GemmCrate,
 }
 
 impl Backend {
@@ -102,8 +112,11 @@ impl Backend {
     pub const ALL: &'static [Backend] = &[
         Backend::Portable,
         Backend::Avx2,
+        Backend::Avx512,
         #[cfg(feature = "matrixmultiply")]
         Backend::MatrixMultiply,
+        #[cfg(feature = "gemm-crate")]
+        Backend::GemmCrate,
     ];
 
     /// True if this CPU can run the back end.
@@ -138,8 +151,11 @@ impl fmt::Display for Backend {
             Backend::Auto => "auto",
             Backend::Portable => "portable",
             Backend::Avx2 => "avx2+fma",
+            Backend::Avx512 => "avx512",
             #[cfg(feature = "matrixmultiply")]
             Backend::MatrixMultiply => "matrixmultiply",
+            #[cfg(feature = "gemm-crate")]
+            Backend::GemmCrate => "gemm crate",
         };
         f.write_str(name)
     }

@@ -1,5 +1,7 @@
-//! The microkernel contract: block sizes, packing, and the macro-kernel that
-//! sweeps register tiles over one packed block.
+//! The kernel contract: block sizes, packing, and the macro-kernel
+//! ([`Kernel::macro_kernel`]) that sweeps register tiles over one packed
+//! block, each tile computed by the kernel's microkernel (`microkernel` in
+//! `portable.rs` and `simd.rs`), as in BLIS's vocabulary.
 //!
 //! A kernel computes, for an `mc × nc` block of C and a `kc`-deep slice of
 //! the product,
@@ -13,10 +15,19 @@
 //! cost more than it saves. It walks the block in `MR × NR` register tiles;
 //! β = 0 overwrites C without reading it.
 
+// Every `unsafe` operation in the kernels sits in an `unsafe` block that
+// says why it is sound.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub(crate) mod portable;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod simd;
 
 use super::pack::{pack_panels, Operand};
 use crate::float::Float;
@@ -129,8 +140,9 @@ pub(crate) trait Kernel: Copy {
         false
     }
 
-    /// C block (`mc × nc`, row stride `rsc`, element (i, j) at `c[i·rsc + j]`)
-    /// ← α·Ã·B̃ + β·C block, for a block of depth `kc`.
+    /// The macro-kernel: C block (`mc × nc`, row stride `rsc`, element (i, j)
+    /// at `c[i·rsc + j]`) ← α·Ã·B̃ + β·C block, for a block of depth `kc`,
+    /// one `MR × NR` register tile at a time (each by the microkernel).
     #[allow(clippy::too_many_arguments)]
     fn macro_kernel(
         self,

@@ -36,9 +36,9 @@ pub(crate) type PortableF32 = Portable<f32, 4, 8>;
 /// The `f64` portable kernel: 4 × 4 tiles.
 pub(crate) type PortableF64 = Portable<f64, 4, 4>;
 
-/// acc ← Σ_p Ã[·, p] ⊗ B̃[p, ·] over `kc` packed steps.
+/// The microkernel: acc ← Σ_p Ã[·, p] ⊗ B̃[p, ·] over `kc` packed steps.
 #[inline(always)]
-fn micro<T: Float, const MR: usize, const NR: usize>(kc: usize, a: &[T], b: &[T]) -> [[T; NR]; MR] {
+fn microkernel<T: Float, const MR: usize, const NR: usize>(kc: usize, a: &[T], b: &[T]) -> [[T; NR]; MR] {
     let mut acc = [[T::ZERO; NR]; MR];
     for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(kc) {
         for (row, &ai) in acc.iter_mut().zip(ap) {
@@ -88,7 +88,7 @@ impl<T: Float, const MR: usize, const NR: usize> Kernel for Portable<T, MR, NR> 
             for i in (0..mc).step_by(MR) {
                 let rows = MR.min(mc - i);
                 let apanel = &a.data[a.offset(MR, i, 0)..];
-                let acc = micro::<T, MR, NR>(kc, apanel, bpanel);
+                let acc = microkernel::<T, MR, NR>(kc, apanel, bpanel);
                 store_tile(acc.as_flattened(), NR, alpha, beta, &mut c[i * rsc + j..], rsc, rows, cols);
             }
         }
