@@ -26,11 +26,17 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use benches::{EPOCH_BATCHES, GEMM_SHAPES, STEP_BATCHES};
 use clap::Args;
 use serde::Deserialize;
 
 use crate::error::{Result, XtaskError};
+use crate::report::Machine;
+
+/// The benches' list of what they time, the same file compiled here.
+#[path = "../../benches/src/shapes.rs"]
+#[allow(dead_code)] // the benches use all of it, the report not `GemmShape::flop`
+mod shapes;
+use shapes::{EPOCH_BATCHES, GEMM_SHAPES, STEP_BATCHES};
 
 /// One core's f32 peak on the benchmark machine, GFLOP/s: AVX2 with two FMA
 /// units per core, 2 units × 8 f32 lanes × 2 FLOP (multiply and add) = 32
@@ -77,7 +83,7 @@ pub fn run(args: &BenchReportArgs) -> Result<()> {
     }
     let dir = args.criterion_dir.clone().unwrap_or_else(default_criterion_dir);
     let results = Results::load(&dir)?;
-    print!("{}", render(&results, &Machine::this(), args.peak_gflops)?);
+    print!("{}", render(&results, &crate::report::machine(), args.peak_gflops)?);
     Ok(())
 }
 
@@ -220,31 +226,6 @@ impl Results {
     }
 }
 
-/// The machine the report describes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Machine {
-    /// The CPU's model name.
-    pub cpu: String,
-    /// Logical cores.
-    pub cores: usize,
-}
-
-impl Machine {
-    /// This machine, from `/proc/cpuinfo` (the number of available threads if it is unreadable).
-    pub fn this() -> Self {
-        let info = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu = info
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_string())
-            })
-            .unwrap_or_else(|| "unknown CPU".into());
-        let listed = info.lines().filter(|l| l.starts_with("processor")).count();
-        let cores = if listed > 0 { listed } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
-        Machine { cpu, cores }
-    }
-}
-
 fn throughput(m: Measurement, what: &str) -> Result<f64> {
     m.per_second().ok_or_else(|| XtaskError::Failed(format!("benchmark {what} declares no throughput")))
 }
@@ -277,9 +258,8 @@ pub fn render(results: &Results, machine: &Machine, peak_gflops: f64) -> Result<
     let _ = writeln!(w, "## Benchmarks\n");
     let _ = writeln!(
         w,
-        "Machine: {}, {} cores. One core's f32 peak taken as {peak_gflops:.1} GFLOP/s (f64: {:.1}).\n",
-        machine.cpu,
-        machine.cores,
+        "Machine: {}. One core's f32 peak taken as {peak_gflops:.1} GFLOP/s (f64: {:.1}).\n",
+        machine.describe(),
         peak_gflops / 2.0
     );
 
@@ -425,7 +405,7 @@ pub fn render(results: &Results, machine: &Machine, peak_gflops: f64) -> Result<
     }
     let _ = writeln!(
         w,
-        "\nRerun: `cargo bench -p benches` (a few minutes), then `cargo xtask bench-report`. \
+        "\nRerun: `cargo bench -p benches` (about 15 minutes), then `cargo xtask bench-report`. \
          The machine's load changes the figures: take the ratios from one run."
     );
     Ok(out)
@@ -518,7 +498,13 @@ mod tests {
     }
 
     fn machine() -> Machine {
-        Machine { cpu: "Test CPU".into(), cores: 2 }
+        Machine {
+            cpu_model: "Test CPU".into(),
+            family: String::new(),
+            logical_cores: 2,
+            os: "linux x86_64".into(),
+            gemm_kernel: "Avx2".into(),
+        }
     }
 
     #[test]
@@ -553,7 +539,7 @@ mod tests {
     fn the_report_has_the_tables_and_the_ratios() {
         let f = Fixture::full("render");
         let text = render(&Results::load(&f.dir).unwrap(), &machine(), 100.0).unwrap();
-        assert!(text.contains("Machine: Test CPU, 2 cores."), "{text}");
+        assert!(text.contains("Machine: Test CPU, 2 cores, linux x86_64, gemm kernel Avx2."), "{text}");
         assert!(text.contains("| (16,784,64) N·N | f32 | 80.0 | — | — | 50.0 | 64.0 | — | 1.25× | 80 % |"), "{text}");
         assert!(text.contains("| gemm f32 (16,784,64) N·N: ours / best peer (gemm) | 1.25× | ≥ 1 | yes |"), "{text}");
         let share =

@@ -299,30 +299,56 @@ impl Report {
     }
 }
 
-/// The machine an experiment ran on.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// The machine a report describes (the one description, for REPORT.md and
+/// the benchmark tables): CPU model and family, logical cores, OS, and the
+/// gemm kernel nn-core picks on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Machine {
-    /// `model name` from /proc/cpuinfo (or `unknown`).
+    /// `model name` from /proc/cpuinfo (or `unknown CPU`).
     pub cpu_model: String,
+    /// `cpu family` and `model` from /proc/cpuinfo, e.g. `family 26, model 2`
+    /// (AMD family 25 is Zen 3 and Zen 4, 26 is Zen 5), or empty.
+    pub family: String,
     /// Logical CPUs the process may use.
     pub logical_cores: usize,
     /// Operating system and architecture.
     pub os: String,
+    /// The gemm kernel `Backend::Auto` resolves to here (`Avx512`, `Avx2` or `Portable`).
+    pub gemm_kernel: String,
 }
 
-/// Reads the CPU model from /proc/cpuinfo and the usable cores.
+impl Machine {
+    /// One line: `AMD EPYC (family 26, model 2), 2 cores, linux x86_64, gemm kernel Avx512`.
+    pub fn describe(&self) -> String {
+        let family = if self.family.is_empty() { String::new() } else { format!(" ({})", self.family) };
+        format!(
+            "{}{family}, {} cores, {}, gemm kernel {}",
+            self.cpu_model, self.logical_cores, self.os, self.gemm_kernel
+        )
+    }
+}
+
+/// Reads the CPU model and family from /proc/cpuinfo, the usable cores and
+/// the gemm kernel in force.
 pub fn machine() -> Machine {
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let logical_cores = std::thread::available_parallelism().map_or(1, usize::from);
-    Machine { cpu_model, logical_cores, os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH) }
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    };
+    let family = match (field("cpu family"), field("model")) {
+        (Some(f), Some(m)) => format!("family {f}, model {m}"),
+        _ => String::new(),
+    };
+    Machine {
+        cpu_model: field("model name").unwrap_or_else(|| "unknown CPU".into()),
+        family,
+        logical_cores: std::thread::available_parallelism().map_or(1, usize::from),
+        os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        gemm_kernel: format!("{:?}", nn_core::Backend::Auto.resolve()),
+    }
 }
 
 /// Writes REPORT.md into `dir`: the machine, a summary of every experiment's
@@ -342,11 +368,7 @@ pub fn write_report_md(dir: &Path, reports: &[Report], machine: &Machine, total_
          <http://neuralnetworksanddeeplearning.com/chap3.html>) for `nielsen`; Nikolas Achatz, \"Back Propagation \
          in Neural Networks\" for `xor`.\n\n",
     );
-    let _ = writeln!(
-        s,
-        "Machine: {} · {} logical cores · {}. Total wall time {:.1} s.\n",
-        machine.cpu_model, machine.logical_cores, machine.os, total_seconds
-    );
+    let _ = writeln!(s, "Machine: {}. Total wall time {:.1} s.\n", machine.describe(), total_seconds);
     s.push_str("| experiment | checks in band (exact: lines on target) | wall time (s) |\n|---|---:|---:|\n");
     for r in reports {
         let checked = r.rows.iter().filter(|row| row.in_band.is_some()).count();
