@@ -290,11 +290,6 @@ impl<T: Float> Matrix<T> {
         }
     }
 
-    /// Applies `f` to every element, in place.
-    pub fn map_inplace(&mut self, mut f: impl FnMut(T) -> T) {
-        self.data.iter_mut().for_each(|x| *x = f(*x));
-    }
-
     /// True if every element is finite (no NaN, no ±∞).
     pub fn all_finite(&self) -> bool {
         self.data.iter().all(|x| x.is_finite())
