@@ -129,6 +129,11 @@ pub fn table(cells: &[Cell]) -> String {
 
 /// Runs the check, prints the table and fails if any error exceeds the tolerance.
 pub fn run(args: &GradcheckArgs) -> Result<()> {
+    for (name, value) in [("--eps", args.eps), ("--tolerance", args.tolerance)] {
+        if !(value.is_finite() && value > 0.0) {
+            return Err(XtaskError::Failed(format!("{name} must be a finite number above 0, not {value}")));
+        }
+    }
     let cells = check_all(args.seed, args.eps)?;
     println!(
         "max relative error |analytic − numeric| / max(|analytic| + |numeric|, 1e-4·max(1, |E|)) \
@@ -150,10 +155,7 @@ pub fn run(args: &GradcheckArgs) -> Result<()> {
     );
     let failed: Vec<String> = cells
         .iter()
-        .filter(|c| {
-            let e = c.report.max_relative_error();
-            e.is_nan() || e > args.tolerance
-        })
+        .filter(|c| !c.report.within(args.tolerance))
         .map(|c| format!("{} × {} ({:.1e})", c.activation.name(), c.loss.name(), c.report.max_relative_error()))
         .collect();
     if failed.is_empty() {
@@ -194,5 +196,14 @@ mod tests {
         );
         assert_eq!(output_activation(&Loss::Bce(Reduction::Mean), Activation::Tanh), Activation::Sigmoid);
         assert_eq!(output_activation(&Loss::Mse(Reduction::Sum), Activation::Tanh), Activation::Tanh);
+    }
+
+    #[test]
+    fn options_that_check_nothing_are_refused() {
+        use crate::cli::GradcheckArgs;
+        for (eps, tolerance) in [(0.0, 1e-6), (f64::NAN, 1e-6), (1e-5, f64::NAN), (1e-5, -1.0), (f64::INFINITY, 1e-6)] {
+            let err = run(&GradcheckArgs { seed: 1, eps, tolerance }).unwrap_err().to_string();
+            assert!(err.contains("must be a finite number above 0"), "{err}");
+        }
     }
 }
