@@ -54,7 +54,7 @@ pub struct ReproduceArgs {
     /// per-experiment folders and of REPORT.md]. Existing files other than ours are left alone.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Print no per-epoch progress, only the final table.
+    /// Print no per-epoch progress, only the header and the final table.
     #[arg(long, short)]
     pub quiet: bool,
     /// Train on the first N training samples only (a quick smoke run; the numbers then mean little).

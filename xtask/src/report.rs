@@ -114,10 +114,12 @@ impl Row {
             self.tutorial.clone().unwrap_or_else(|| "—".into()),
             self.ours_text.clone(),
             self.band.as_ref().map_or_else(|| "—".into(), |b| b.text.clone()),
-            match self.in_band {
-                Some(true) => "✓".into(),
-                Some(false) => "✗ outside".into(),
-                None => String::new(),
+            match (self.in_band, &self.band) {
+                (Some(true), _) => "✓".into(),
+                (Some(false), _) => "✗ outside".into(),
+                // a band shown for information: the value is reported, not checked against it
+                (None, Some(_)) => "reported".into(),
+                (None, None) => String::new(),
             },
         ]
     }
@@ -244,9 +246,10 @@ impl Report {
         out
     }
 
-    /// Everything after training, as printed on the terminal.
+    /// Everything after training, as printed on the terminal (the header,
+    /// name and title, was printed before training).
     pub fn to_text(&self, out_dir: &Path) -> String {
-        let mut s = format!("\n== {} — {}\n", self.experiment, self.title);
+        let mut s = String::from("\n");
         for line in &self.update_rule {
             let _ = writeln!(s, "   {line}");
         }

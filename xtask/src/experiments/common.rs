@@ -9,7 +9,7 @@ use nn_data::Dataset;
 
 use crate::error::Result;
 use crate::experiments::RunOptions;
-use crate::plot::{draw_chart, draw_confusion, Chart};
+use crate::plot::{draw_chart, draw_confusion, Chart, Span};
 use crate::report::{PlotRef, Report};
 
 /// The seed every experiment uses unless `--seed` says otherwise.
@@ -61,6 +61,24 @@ impl<'a> Ctx<'a> {
         self.epochs == self.tutorial_epochs && self.opts.limit.is_none()
     }
 
+    /// True when this run trains at least `epoch` epochs (so a figure of the
+    /// tutorial's at that epoch has a point of ours beside it).
+    pub fn reached(&self, epoch: usize) -> bool {
+        epoch <= self.epochs
+    }
+
+    /// Marks for a plot at the figures the tutorial printed, (epoch, value,
+    /// the value as printed), keeping those at epochs this run reached.
+    pub fn marks(&self, printed: &[(usize, f64, &str)]) -> Vec<(f64, f64, String)> {
+        printed.iter().filter(|p| self.reached(p.0)).map(|&(e, v, t)| (e as f64, v, t.to_string())).collect()
+    }
+
+    /// The bands of the tutorial's code for a plot, (epoch, low, high),
+    /// keeping those at epochs this run reached.
+    pub fn spans(&self, bands: &[(usize, f64, f64)]) -> Vec<Span> {
+        bands.iter().filter(|b| self.reached(b.0)).map(|&(e, lo, hi)| Span::at(e as f64, lo, hi)).collect()
+    }
+
     /// A data file's path under `--data-dir`.
     pub fn data(&self, name: &str) -> PathBuf {
         self.opts.data_dir.join(name)
@@ -89,15 +107,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Starts a report with the run's seed and epochs filled in.
+    /// Starts a report with the run's seed and epochs filled in, and prints
+    /// the run's header (name, title, seed, epochs).
     pub fn report(&self, name: &str, title: &str) -> Report {
         let mut r = Report::new(name, title);
         r.seed = self.seed;
         r.epochs = self.epochs;
-        if !self.opts.quiet {
-            println!("== {name} — {title}");
-            println!("   seed {}, {} epochs{}", self.seed, self.epochs, self.limit_note());
-        }
+        // The one header of the run (also under --quiet: it names what the table is about).
+        println!("== {name} — {title}");
+        println!("   seed {}, {} epochs{}", self.seed, self.epochs, self.limit_note());
         r
     }
 

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::Result;
 use crate::experiments::common::{confusion_counts, predict_classes, Ctx};
 use crate::experiments::train::{history_json, Fit};
-use crate::plot::{Chart, Series};
+use crate::plot::{Chart, Series, Span};
 use crate::report::{Goal, Report, Row};
 
 /// Epochs of the recipe.
@@ -75,12 +75,15 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
 
     let labels = test.labels.clone().unwrap_or_else(|| nn_data::argmax_rows(&test.y));
     let predicted = predict_classes(&net, &test.x)?;
+    let top = acc.iter().copied().fold(0.98, f64::max);
+    let goal = vec![Span::over(1.0, ctx.epochs as f64, 0.98, top)];
     ctx.plot(
         &mut report,
         "accuracy.png",
         "test accuracy per epoch",
         &Chart::new("MNIST 784-256-128-10, Adam: test accuracy", "epoch", "accuracy")
-            .with(Series::per_epoch("test", &acc)),
+            .with(Series::per_epoch("ours (test set)", &acc))
+            .band("goal ≥ 0.980 (no tutorial: beyond them)", None, goal),
     )?;
     ctx.plot(
         &mut report,
