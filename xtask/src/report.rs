@@ -263,7 +263,7 @@ impl Report {
         }
         let files: Vec<&str> =
             self.files.iter().map(String::as_str).chain(self.plots.iter().map(|p| p.file.as_str())).collect();
-        let _ = writeln!(s, "\nwrote {} (results.json, {})", out_dir.display(), files.join(", "));
+        let _ = writeln!(s, "\nwrote {} (results.json, REPORT.md, {})", out_dir.display(), files.join(", "));
         let _ = writeln!(s, "wall time {:.1} s", self.wall_seconds);
         s
     }
@@ -313,6 +313,30 @@ pub struct Machine {
     pub os: String,
 }
 
+impl Machine {
+    /// `Machine: <cpu> · <n> logical cores · <os>`.
+    pub fn line(&self) -> String {
+        format!("Machine: {} · {} logical cores · {}", self.cpu_model, self.logical_cores, self.os)
+    }
+}
+
+/// Writes REPORT.md into `dir` for one experiment run on its own: the
+/// machine, then the experiment's section (update rule, table, notes,
+/// plots linked beside the file) as `reproduce all` writes it.
+pub fn write_run_report_md(dir: &Path, report: &Report, machine: &Machine) -> Result<PathBuf> {
+    let mut s = format!("# Reproduction: `{}`\n\n", report.experiment);
+    let _ = writeln!(
+        s,
+        "Written by `cargo xtask reproduce {}`. {}.\n",
+        report.experiment.strip_suffix("-exact").map_or(report.experiment.clone(), |e| format!("{e} --exact")),
+        machine.line()
+    );
+    s.push_str(&report.markdown_section("."));
+    let path = dir.join("REPORT.md");
+    write_atomic(&path, s.as_bytes())?;
+    Ok(path)
+}
+
 /// Reads the CPU model from /proc/cpuinfo and the usable cores.
 pub fn machine() -> Machine {
     let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
@@ -345,11 +369,7 @@ pub fn write_report_md(dir: &Path, reports: &[Report], machine: &Machine, total_
          <http://neuralnetworksanddeeplearning.com/chap3.html>) for `nielsen`; Nikolas Achatz, \"Back Propagation \
          in Neural Networks\" for `xor`.\n\n",
     );
-    let _ = writeln!(
-        s,
-        "Machine: {} · {} logical cores · {}. Total wall time {:.1} s.\n",
-        machine.cpu_model, machine.logical_cores, machine.os, total_seconds
-    );
+    let _ = writeln!(s, "{}. Total wall time {total_seconds:.1} s.\n", machine.line());
     s.push_str("| experiment | checks in band (exact: lines on target) | wall time (s) |\n|---|---:|---:|\n");
     for r in reports {
         let checked = r.rows.iter().filter(|row| row.in_band.is_some()).count();

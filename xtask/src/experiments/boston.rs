@@ -121,7 +121,9 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
             .into(),
     );
 
-    let printed: Vec<(f64, f64, String)> = ctx.marks(&[(EPOCHS, 2.505, "2.505")]);
+    report.notes.push(B_CAVEAT.into());
+
+    let printed = ctx.marks(&[(EPOCHS, 2.505, "2.505")]);
     let spans: Vec<Span> = ctx.spans(&[(EPOCHS, 2.33, 2.91)]);
     ctx.plot(
         &mut report,

@@ -229,7 +229,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         let caption = format!("confusion matrix, {name}, accuracy {:.3}", o.accuracy);
         ctx.confusion(&mut report, file, &caption, &confusion_counts(&o.predicted, &o.labels, CLASSES))?;
     }
-    let printed: Vec<(f64, f64, String)> = ctx.marks(&[(EPOCHS, 0.97, "0.97")]);
+    let printed = ctx.marks(&[(EPOCHS, 0.97, "0.97")]);
     let at_end = |lo, hi| ctx.spans(&[(EPOCHS, lo, hi)]);
     ctx.plot(
         &mut report,

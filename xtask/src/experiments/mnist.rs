@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::error::Result;
 use crate::experiments::common::Ctx;
 use crate::experiments::train::{history_json, Fit};
-use crate::plot::{Chart, Series, Span};
+use crate::plot::{Chart, Series};
 use crate::report::{Goal, Report, Row};
 
 /// The tutorial's epochs.
@@ -72,8 +72,8 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     report.rows.push(Row::new("seconds per epoch (mean)", history.mean_seconds(), 2));
 
     // The tutorial's printed figures and its code's band, at the epochs this run reached.
-    let printed: Vec<(f64, f64, String)> = ctx.marks(&[(1, 0.807, "0.807"), (10, 0.9194, "0.9194")]);
-    let spans: Vec<Span> = ctx.spans(&[(1, 0.795, 0.809), (10, 0.911, 0.928)]);
+    let printed = ctx.marks(&[(1, 0.807, "0.807"), (10, 0.9194, "0.9194")]);
+    let spans = ctx.spans(&[(1, 0.795, 0.809), (10, 0.911, 0.928)]);
     ctx.plot(
         &mut report,
         "accuracy.png",

@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     );
 
     // Nielsen's network2.py run here: 0.941 at epoch 30, 0.937–0.949 over epochs 26–30.
-    let code: Vec<(f64, f64, String)> = ctx.marks(&[(EPOCHS, 0.941, "0.941")]);
+    let code = ctx.marks(&[(EPOCHS, 0.941, "0.941")]);
     let spans = if ctx.reached(EPOCHS) { vec![Span::over(26.0, 30.0, 0.937, 0.949)] } else { Vec::new() };
     ctx.plot(
         &mut report,
