@@ -10,12 +10,15 @@
 //! it is used only to reproduce the published experiment.
 
 use nn_core::{Activation, Init, Loss, Matrix, Network, NetworkBuilder, Reduction, Sgd};
-use nn_data::{transform, Dataset};
+use nn_data::transform::{self, Standardizer};
+use nn_data::Dataset;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use nn_train::Metric;
+
 use crate::error::Result;
-use crate::experiments::common::{summary, summary_text, Ctx};
+use crate::experiments::common::{joined, summary, summary_text, Ctx};
 use crate::experiments::train::{history_json, Fit, History};
 use crate::plot::{Chart, Mark, Series, Span};
 use crate::report::{Goal, Report, Row};
@@ -35,9 +38,8 @@ pub const SWEEP: u64 = 20;
 const BATCH: usize = 8;
 
 /// Standardise all features, then split 70/30, for one seed.
-fn split(ds: &Dataset<f32>, seed: u64) -> Result<(Dataset<f32>, Dataset<f32>)> {
-    let (train, test, _) = transform::standardize_then_split(ds, 0.3, seed)?;
-    Ok((train, test))
+fn split(ds: &Dataset<f32>, seed: u64) -> Result<(Dataset<f32>, Dataset<f32>, Standardizer)> {
+    Ok(transform::standardize_then_split(ds, 0.3, seed)?)
 }
 
 /// One training run: the network, its history, the test set and its predictions.
@@ -46,10 +48,11 @@ struct Outcome {
     history: History,
     test: Dataset<f32>,
     pred: Matrix<f32>,
+    scaler: Standardizer,
 }
 
 fn train_once(ctx: &Ctx, ds: &Dataset<f32>, seed: u64, quiet: bool) -> Result<Outcome> {
-    let (train, test) = split(ds, seed)?;
+    let (train, test, scaler) = split(ds, seed)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut net = NetworkBuilder::new(13)
         .dense(10, Activation::Relu)
@@ -65,7 +68,7 @@ fn train_once(ctx: &Ctx, ds: &Dataset<f32>, seed: u64, quiet: bool) -> Result<Ou
     }
     let history = fit.run(&mut net, &loss, &mut opt)?;
     let pred = net.predict(test.x.view())?;
-    Ok(Outcome { net, history, test, pred })
+    Ok(Outcome { net, history, test, pred, scaler })
 }
 
 fn mae(pred: &Matrix<f32>, y: &Matrix<f32>) -> f64 {
@@ -93,7 +96,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
             .into(),
     ];
 
-    let Outcome { net, history, test, pred } = train_once(ctx, &ds, ctx.seed, ctx.opts.quiet)?;
+    let Outcome { net, history, test, pred, scaler } = train_once(ctx, &ds, ctx.seed, ctx.opts.quiet)?;
     report.train_samples = ds.len() - test.len();
     let ours = mae(&pred, &test.y);
     let row = Row::new("test MAE (k$)", ours, 3).tutorial("2.505");
@@ -130,7 +133,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         "mae.png",
         "test MAE per epoch, beside the tutorial's printed 2.505 and its code's band 2.33–2.91",
         &Chart::new("Boston 13-10-1: test MAE", "epoch", "MAE (k$)")
-            .with(Series::per_epoch("ours (test set)", &history.series("test", "mae")))
+            .with(Series::per_epoch("ours (test set)", &history.series("test", Metric::Mae)))
             .marks("the tutorial's printed MAE", printed)
             .band("the tutorial's code, 20 seeds", Some(0), spans),
     )?;
@@ -144,7 +147,15 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
             .with(Series::new("test samples", points, Mark::Points))
             .diagonal(),
     )?;
-    ctx.save_model(&mut report, &net, "model.safetensors")?;
+    let (mean, scale) = (joined(&scaler.mean), joined(&scaler.scale));
+    ctx.save_model(
+        &mut report,
+        &net,
+        "model.safetensors",
+        "each of the 13 features (CRIM … LSTAT, the CSV's order) standardised: (x - feature_mean) / feature_scale; \
+         output MEDV in k$",
+        &[("feature_mean", &mean), ("feature_scale", &scale)],
+    )?;
     report.details = serde_json::json!({ "history": history_json(&history), "sweep_test_mae": maes });
     Ok(report)
 }

@@ -130,9 +130,21 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// Saves `net` as `file` (safetensors) in the output folder and lists it.
-    pub fn save_model(&self, report: &mut Report, net: &Network<f32>, file: &str) -> Result<()> {
-        nn_train::save_safetensors(net, self.out_dir.join(file))?;
+    /// Saves `net` as `file` (safetensors) in the output folder and lists it;
+    /// `preprocessing` (how raw inputs become the network's inputs) and any
+    /// `extra` pairs go into the file's metadata, so that the model can be
+    /// used without reading this code.
+    pub fn save_model(
+        &self,
+        report: &mut Report,
+        net: &Network<f32>,
+        file: &str,
+        preprocessing: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<()> {
+        let mut meta = vec![("preprocessing", preprocessing)];
+        meta.extend_from_slice(extra);
+        nn_train::save_safetensors_with(net, self.out_dir.join(file), &meta)?;
         report.files.push(file.into());
         Ok(())
     }
@@ -143,6 +155,11 @@ impl<'a> Ctx<'a> {
         report.plots.push(PlotRef { file: file.into(), caption: caption.into() });
         Ok(())
     }
+}
+
+/// Numbers as one comma-separated metadata value (shortest round-trip form).
+pub fn joined(values: &[f64]) -> String {
+    values.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// Predicted classes (argmax of each output row) of `net` on `x`.

@@ -11,6 +11,8 @@ use nn_data::Normalisation;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use nn_train::Metric;
+
 use crate::error::Result;
 use crate::experiments::common::Ctx;
 use crate::experiments::train::{history_json, Fit};
@@ -50,7 +52,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     let fit = Fit::rows(ctx, &train.x, &train.y, 16).keep_last(true).eval("test", &test).accuracy();
     let history = fit.run(&mut net, &loss, &mut sgd)?;
 
-    let acc = history.series("test", "accuracy");
+    let acc = history.series("test", Metric::Accuracy);
     // The tutorial prints the epoch's mean per-sample loss.
     let loss_per_sample = history.train_losses();
     let first = acc[0];
@@ -92,7 +94,13 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
             .with(Series::per_epoch("ours (training set)", &loss_per_sample))
             .marks("the tutorial's printed error, epoch 1", printed),
     )?;
-    ctx.save_model(&mut report, &net, "model.safetensors")?;
+    ctx.save_model(
+        &mut report,
+        &net,
+        "model.safetensors",
+        "pixels/255 - 0.5 (MNIST bytes, 784 per image, row by row)",
+        &[],
+    )?;
     report.details = history_json(&history);
     Ok(report)
 }

@@ -13,6 +13,8 @@ use nn_data::Normalisation;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use nn_train::Metric;
+
 use crate::error::Result;
 use crate::experiments::common::{confusion_counts, predict_classes, Ctx};
 use crate::experiments::train::{history_json, Fit};
@@ -61,7 +63,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     let history = fit.run(&mut net, &Loss::SoftmaxCrossEntropy(Reduction::Mean), &mut adam)?;
     let train_seconds = start.elapsed().as_secs_f64();
 
-    let acc = history.series("test", "accuracy");
+    let acc = history.series("test", Metric::Accuracy);
     let last = *acc.last().expect("epochs");
     let row = Row::new(format!("test accuracy, epoch {}", ctx.epochs), last, 4);
     report.rows.push(if ctx.comparable() {
@@ -99,7 +101,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         &format!("MNIST test confusion matrix, accuracy {last:.4}"),
         &confusion_counts(&predicted, &labels, 10),
     )?;
-    ctx.save_model(&mut report, &net, "model.safetensors")?;
+    ctx.save_model(&mut report, &net, "model.safetensors", "pixels/255 (MNIST bytes, 784 per image, row by row)", &[])?;
     report.details = serde_json::json!({ "history": history_json(&history), "train_seconds": train_seconds });
     Ok(report)
 }

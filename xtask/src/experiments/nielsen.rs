@@ -12,6 +12,8 @@ use nn_data::Normalisation;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use nn_train::Metric;
+
 use crate::error::Result;
 use crate::experiments::common::Ctx;
 use crate::experiments::train::{history_json, Fit};
@@ -57,8 +59,8 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     let fit = Fit::rows(ctx, &train.x, &train.y, 10).eval("validation", &validation).eval("test", &test).accuracy();
     let history = fit.run(&mut net, &loss, &mut sgd)?;
 
-    let test_acc = history.series("test", "accuracy");
-    let val_acc = history.series("validation", "accuracy");
+    let test_acc = history.series("test", Metric::Accuracy);
+    let val_acc = history.series("validation", Metric::Accuracy);
     let last = *test_acc.last().expect("at least one epoch");
     let label = format!("test accuracy, epoch {}", ctx.epochs);
     report.rows.push(if ctx.comparable() {
@@ -103,7 +105,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         &Chart::new("Nielsen 784-30-10: training loss", "epoch", "cross-entropy per sample")
             .with(Series::per_epoch("train", &history.train_losses())),
     )?;
-    ctx.save_model(&mut report, &net, "model.safetensors")?;
+    ctx.save_model(&mut report, &net, "model.safetensors", "pixels/255 (MNIST bytes, 784 per image, row by row)", &[])?;
     report.details = history_json(&history);
     Ok(report)
 }

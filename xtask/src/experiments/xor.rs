@@ -193,8 +193,9 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
             .with(Series::new("2-4-1", thin(&firsts[1].history.train_losses()), Mark::Line))
             .log_y(),
     )?;
-    ctx.save_model(&mut report, &firsts[0].net, "model.safetensors")?;
-    ctx.save_model(&mut report, &firsts[1].net, "model-2-4-1.safetensors")?;
+    let none = "inputs 0 or 1 as is; output the probability of 1";
+    ctx.save_model(&mut report, &firsts[0].net, "model.safetensors", none, &[])?;
+    ctx.save_model(&mut report, &firsts[1].net, "model-2-4-1.safetensors", none, &[])?;
     report.details = serde_json::json!({ "solved": { "tutorial": counts[0], "wider": counts[1], "seeds": SEEDS } });
     Ok(report)
 }
