@@ -734,6 +734,48 @@ mod tests {
     }
 
     #[test]
+    fn y_ticks_are_round_on_linear_and_log_axes() {
+        // the regression loss axis: log10 of 0.0015..1.2
+        let ticks: Vec<String> =
+            y_ticks(0.0015f64.log10(), 1.2f64.log10(), true).iter().map(|v| tick(10f64.powf(*v))).collect();
+        assert_eq!(ticks, ["0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1"]);
+        // many decades: powers of ten only; less than one: 1…9 × 10ᵏ
+        assert_eq!(y_ticks(-8.0, 1.0, true).len(), 10);
+        let narrow: Vec<String> =
+            y_ticks(0.25f64.log10(), 0.45f64.log10(), true).iter().map(|v| tick(10f64.powf(*v))).collect();
+        assert_eq!(narrow, ["0.3", "0.4"]);
+        let lin: Vec<String> = y_ticks(0.79, 0.93, false).iter().map(|v| tick(*v)).collect();
+        assert_eq!(lin, ["0.8", "0.82", "0.84", "0.86", "0.88", "0.9", "0.92"]);
+        assert!(y_ticks(1.0, 1.0, false).is_empty() && y_ticks(f64::NAN, 1.0, true).is_empty());
+    }
+
+    #[test]
+    fn long_titles_wrap_within_the_width() {
+        let title = "confusion matrix, sound run (softmax + cross-entropy, Adam), accuracy 0.978";
+        let lines = wrap(title, TITLE_SIZE, 720);
+        assert!(lines.len() >= 2, "{lines:?}");
+        assert_eq!(lines.join(" "), title);
+        let font = (FONT, TITLE_SIZE).into_font();
+        assert!(lines.iter().all(|l| font.box_size(l).unwrap().0 <= 720), "{lines:?}");
+        assert_eq!(wrap("short", TITLE_SIZE, 720), ["short"]);
+    }
+
+    #[test]
+    fn the_legend_avoids_the_data_or_makes_room_above_it() {
+        // data along the top right: the legend goes to the upper left
+        let pts: Vec<(f64, f64)> = (0..50).map(|i| (0.5 + f64::from(i) / 100.0, 0.95)).collect();
+        let (place, stretch) = legend_corner(&pts, 0.3, 0.2);
+        assert!(matches!(place, SeriesLabelPosition::UpperLeft), "{place:?}");
+        assert_eq!(stretch, 0.0);
+        // data everywhere: the axis grows so that the legend sits above the highest point
+        let grid: Vec<(f64, f64)> =
+            (0..=20).flat_map(|i| (0..=20).map(move |j| (f64::from(i) / 20.0, f64::from(j) / 20.0))).collect();
+        let (place, stretch) = legend_corner(&grid, 0.3, 0.2);
+        assert!(matches!(place, SeriesLabelPosition::UpperRight));
+        assert!((stretch - 0.25).abs() < 1e-12, "{stretch}");
+    }
+
+    #[test]
     fn log_charts_skip_non_positive_values() {
         let c = Chart::new("t", "x", "y").with(Series::new("s", vec![(1.0, 0.0), (2.0, 100.0)], Mark::Line)).log_y();
         assert_eq!(c.drawn(), vec![vec![(2.0, 2.0)]]);
@@ -746,6 +788,8 @@ mod tests {
         let chart = Chart::new("loss", "epoch", "loss")
             .with(Series::per_epoch("train", &[1.0, 0.5, 0.25]))
             .with(Series::new("pts", vec![(1.0, 0.3), (3.0, 0.9)], Mark::Points))
+            .band("band", Some(0), vec![Span::at(2.0, 0.2, 0.6), Span::over(1.0, 3.0, 0.0, 0.1)])
+            .marks("printed", vec![(3.0, 0.3, "0.3".into()), (1.0, -1.0, "skipped on a log axis".into())])
             .log_y();
         draw_chart(&dir.join("c.png"), &chart).unwrap();
         draw_confusion(&dir.join("h.png"), "cm", &[vec![5, 1], vec![0, 7]]).unwrap();
