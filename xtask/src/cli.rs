@@ -56,7 +56,7 @@ pub struct ReproduceArgs {
     /// the same folder while one is going on is refused.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Print no per-epoch progress, only the final table.
+    /// Print no per-epoch progress, only the header and the final table.
     #[arg(long, short)]
     pub quiet: bool,
     /// Train on the first N training samples only (a quick smoke run; the numbers then mean little).
@@ -87,24 +87,27 @@ pub struct GradcheckArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
 pub enum Experiment {
     /// Jihwan Jeong, "Build a Neural Network from Scratch Using Numpy"
-    /// (https://jihwan-jeong.github.io/machine%20learning/backpropagation/): 784-64-10 ReLU, softmax+CE summed, SGD lr 0.005, batch 16, 10 epochs (test accuracy ≈ 0.92)
+    /// (https://jihwan-jeong.github.io/machine%20learning/backpropagation/): 784-64-10 ReLU, softmax+CE summed, SGD lr 0.005, batch 16, 10 epochs (seed 1: test accuracy 0.9210; the tutorial printed 0.9194)
     Mnist,
     /// "Musings over Backpropagation", after Nielsen's network2
     /// (http://neuralnetworksanddeeplearning.com/chap3.html): 784-30-10
-    /// sigmoid, cross-entropy, L2 λ=0.1, η=3.0, batch 10, 30 epochs (test accuracy ≈ 0.94)
+    /// sigmoid, cross-entropy, L2 λ=0.1, η=3.0, batch 10, 30 epochs (seed 1: test accuracy 0.9327 at epoch 30;
+    /// the tutorial's code run here 0.941, and 0.937–0.949 over epochs 26–30)
     Nielsen,
     /// "Yet another explanation of backprop" (numpy NN class): Boston housing 13-10-1 ReLU, MSE 2(ŷ−y), SGD lr 1e-3,
-    /// batch 8, 30 epochs (test MAE ≈ 2.5)
+    /// batch 8, 30 epochs (seed 1: test MAE 2.782 k$; the tutorial printed 2.505, its code gives 2.33–2.91 over seeds)
     Boston,
     /// "Yet another explanation of backprop": digits 64-15-10 ReLU/sigmoid, its faithful (σ′(σ(z))) and correct-math
-    /// runs, and a sound one
+    /// runs, and a sound one (seed 1: 0.9444, 0.1185 and 0.9778; the tutorial printed 0.97)
     Digits,
     /// Jihwan Jeong's toy regression (its toy_regression() data): 1-16-16-1, nonlinear and linear, MSE ½Σ/N, 300 epochs
+    /// (seed 1: final E 0.0017 and 0.0465)
     Regression,
     /// Nikolas Achatz, "Back Propagation in Neural Networks": XOR 2-2-1 sigmoid, BCE, one sample per step, 50 000
-    /// epochs: success over 20 seeds, and a setting that solves 20/20
+    /// epochs: success over 20 seeds (seeds 1–20: 14/20), and a 2-4-1 setting that solves 20/20
     Xor,
     /// Beyond the tutorials: a recipe (He init, wider net, Adam, larger batches) reaching ≥ 98 % MNIST test accuracy
+    /// (seed 1: 0.9832)
     MnistBest,
     /// Every experiment above, then the --exact runs of mnist, regression, boston and digits, then REPORT.md
     All,

@@ -114,10 +114,12 @@ impl Row {
             self.tutorial.clone().unwrap_or_else(|| "—".into()),
             self.ours_text.clone(),
             self.band.as_ref().map_or_else(|| "—".into(), |b| b.text.clone()),
-            match self.in_band {
-                Some(true) => "✓".into(),
-                Some(false) => "✗ outside".into(),
-                None => String::new(),
+            match (self.in_band, &self.band) {
+                (Some(true), _) => "✓".into(),
+                (Some(false), _) => "✗ outside".into(),
+                // a band shown for information: the value is reported, not checked against it
+                (None, Some(_)) => "reported".into(),
+                (None, None) => String::new(),
             },
         ]
     }
@@ -244,9 +246,10 @@ impl Report {
         out
     }
 
-    /// Everything after training, as printed on the terminal.
+    /// Everything after training, as printed on the terminal (the header,
+    /// name and title, was printed before training).
     pub fn to_text(&self, out_dir: &Path) -> String {
-        let mut s = format!("\n== {} — {}\n", self.experiment, self.title);
+        let mut s = String::from("\n");
         for line in &self.update_rule {
             let _ = writeln!(s, "   {line}");
         }
@@ -260,7 +263,7 @@ impl Report {
         }
         let files: Vec<&str> =
             self.files.iter().map(String::as_str).chain(self.plots.iter().map(|p| p.file.as_str())).collect();
-        let _ = writeln!(s, "\nwrote {} (results.json, {})", out_dir.display(), files.join(", "));
+        let _ = writeln!(s, "\nwrote {} (results.json, REPORT.md, {})", out_dir.display(), files.join(", "));
         let _ = writeln!(s, "wall time {:.1} s", self.wall_seconds);
         s
     }
@@ -326,6 +329,23 @@ impl Machine {
             self.cpu_model, self.logical_cores, self.os, self.gemm_kernel
         )
     }
+}
+
+/// Writes REPORT.md into `dir` for one experiment run on its own: the
+/// machine, then the experiment's section (update rule, table, notes,
+/// plots linked beside the file) as `reproduce all` writes it.
+pub fn write_run_report_md(dir: &Path, report: &Report, machine: &Machine) -> Result<PathBuf> {
+    let mut s = format!("# Reproduction: `{}`\n\n", report.experiment);
+    let _ = writeln!(
+        s,
+        "Written by `cargo xtask reproduce {}`. Machine: {}.\n",
+        report.experiment.strip_suffix("-exact").map_or(report.experiment.clone(), |e| format!("{e} --exact")),
+        machine.describe()
+    );
+    s.push_str(&report.markdown_section("."));
+    let path = dir.join("REPORT.md");
+    write_atomic(&path, s.as_bytes())?;
+    Ok(path)
 }
 
 /// Reads the CPU model and family from /proc/cpuinfo, the usable cores and

@@ -102,6 +102,12 @@ fn every_experiment_writes_results_model_plots_and_the_report() {
         for p in plots {
             check_png(&dir.join(p["file"].as_str().unwrap()));
         }
+        // each folder has its own short REPORT.md: its table and its plots, linked beside it
+        let own = fs::read_to_string(dir.join("REPORT.md")).unwrap();
+        assert!(own.contains(&format!("## `{}`", e.name())) && own.contains("| metric |"), "{}: {own}", e.name());
+        for p in &r.plots {
+            assert!(own.contains(&format!("](./{})", p.file)), "{}: REPORT.md embeds {}", e.name(), p.file);
+        }
         let leftovers: Vec<_> = fs::read_dir(&dir)
             .unwrap()
             .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
@@ -112,7 +118,7 @@ fn every_experiment_writes_results_model_plots_and_the_report() {
     assert_eq!(fs::read_to_string(&mine).unwrap(), "the user's file");
 
     let md = fs::read_to_string(out.join("REPORT.md")).unwrap();
-    assert!(md.contains("logical cores"));
+    assert!(md.contains("Machine: ") && md.contains(" cores, ") && md.contains("gemm kernel"), "{md}");
     for r in &reports {
         assert!(md.contains(&format!("## `{}`", r.experiment)));
         for p in &r.plots {

@@ -12,6 +12,11 @@
 //! | `architecture` | `784,64,10` (widths m⁰, …, mᴸ) |
 //! | `activations` | `relu,softmax` (one [`Activation::name`] per layer) |
 //!
+//! [`save_safetensors_with`] adds keys of the caller's beside these, e.g.
+//! `preprocessing` = `pixels/255 - 0.5`, so that a saved model says how to
+//! prepare its inputs; the keys are written in sorted order, so the same
+//! network and metadata give the same bytes.
+//!
 //! Saving writes a temporary file and renames it. Loading checks the
 //! header, the metadata, every tensor's presence, dtype and shape (listing
 //! every mismatch) and that every weight is finite; a truncated or
@@ -81,8 +86,17 @@ fn le_bytes<T: Float>(m: &Matrix<T>) -> Vec<u8> {
     }
 }
 
+/// The metadata keys the library writes itself; [`save_safetensors_with`] refuses them.
+pub const RESERVED_KEYS: [&str; 3] = ["format", "architecture", "activations"];
+
 /// The safetensors bytes of `net` (see the module docs for the layout).
 pub fn to_safetensors_bytes<T: Float>(net: &Network<T>) -> Vec<u8> {
+    bytes_with(net, &[])
+}
+
+/// The bytes of `net` with `extra` metadata beside the library's own keys
+/// (the caller has checked that none is reserved or repeated).
+fn bytes_with<T: Float>(net: &Network<T>, extra: &[(&str, &str)]) -> Vec<u8> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (i, layer) in net.layers().iter().enumerate() {
         tensors.push((weight_name(i), vec![layer.inputs(), layer.outputs()], le_bytes(layer.weights())));
@@ -95,11 +109,12 @@ pub fn to_safetensors_bytes<T: Float>(net: &Network<T>) -> Vec<u8> {
     });
     let widths: Vec<String> = net.widths().iter().map(usize::to_string).collect();
     let activations: Vec<String> = net.layers().iter().map(|l| l.activation().name()).collect();
-    let metadata = BTreeMap::from([
+    let mut metadata = BTreeMap::from([
         ("format", FORMAT.to_string()),
         ("architecture", widths.join(",")),
         ("activations", activations.join(",")),
     ]);
+    metadata.extend(extra.iter().map(|&(k, v)| (k, v.to_string())));
     let plain = safetensors::tensor::serialize(views, &None)
         .expect("serialising in-memory tensors of consistent shapes cannot fail");
     with_metadata(&plain, &metadata)
@@ -137,6 +152,46 @@ pub fn save_safetensors<T: Float>(net: &Network<T>, path: impl AsRef<Path>) -> R
     let path = path.as_ref();
     check_finite(net.layers(), path)?;
     write_atomic(path, &to_safetensors_bytes(net)).map_err(|source| CheckpointError::Io { path: path.into(), source })
+}
+
+/// Saves `net` as [`save_safetensors`] does, with `extra` (key, value) pairs
+/// added to the header's metadata, e.g. `("preprocessing", "pixels/255 - 0.5")`.
+/// Keys are written in sorted order, so the bytes depend only on the network
+/// and the pairs.
+///
+/// Errors with [`CheckpointError::Metadata`], writing nothing, if a key is
+/// one the library writes ([`RESERVED_KEYS`]) or appears twice; and as
+/// [`save_safetensors`] for non-finite weights.
+///
+/// ```
+/// use nn_core::{Activation, NetworkBuilder};
+/// use rand::SeedableRng;
+/// let net = NetworkBuilder::new(2).dense(1, Activation::Sigmoid).build::<f32, _>(&mut rand::rngs::StdRng::seed_from_u64(1)).unwrap();
+/// let path = std::env::temp_dir().join(format!("nn-train-meta-{}.safetensors", std::process::id()));
+/// nn_train::checkpoint::save_safetensors_with(&net, &path, &[("preprocessing", "x/255")]).unwrap();
+/// let bytes = std::fs::read(&path).unwrap();
+/// assert!(String::from_utf8_lossy(&bytes).contains(r#""preprocessing":"x/255""#));
+/// assert!(nn_train::checkpoint::save_safetensors_with(&net, &path, &[("format", "mine")]).is_err());
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+pub fn save_safetensors_with<T: Float>(
+    net: &Network<T>,
+    path: impl AsRef<Path>,
+    extra: &[(&str, &str)],
+) -> Result<(), CheckpointError> {
+    let path = path.as_ref();
+    for (i, (key, _)) in extra.iter().enumerate() {
+        let reason = if RESERVED_KEYS.contains(key) {
+            format!("the key `{key}` is written by the library itself; use another name")
+        } else if extra[..i].iter().any(|(k, _)| k == key) {
+            format!("the key `{key}` is given twice")
+        } else {
+            continue;
+        };
+        return Err(CheckpointError::Metadata { path: path.into(), reason });
+    }
+    check_finite(net.layers(), path)?;
+    write_atomic(path, &bytes_with(net, extra)).map_err(|source| CheckpointError::Io { path: path.into(), source })
 }
 
 /// Loads a network saved by [`save_safetensors`] (or any safetensors file

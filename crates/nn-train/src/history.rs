@@ -3,7 +3,7 @@
 //! through a temporary file and a rename).
 //!
 //! ```
-//! use nn_train::{EpochRecord, History, MetricValue};
+//! use nn_train::{EpochRecord, History, Metric, MetricValue};
 //! let mut h = History::default();
 //! for (epoch, acc) in [(1, 0.81), (2, 0.87)] {
 //!     h.epochs.push(EpochRecord {
@@ -13,11 +13,15 @@
 //!         seconds: 0.5,
 //!         samples_per_sec: 200.0,
 //!         eval_seconds: 0.1,
-//!         eval: vec![MetricValue { set: "test".into(), metric: "accuracy".into(), value: acc }],
+//!         eval: vec![MetricValue { set: "test".into(), metric: Metric::Accuracy, value: acc }],
 //!     });
 //! }
-//! assert_eq!(h.series("test", "accuracy"), vec![0.81, 0.87]);
-//! assert_eq!(h.last().unwrap().get("test", "accuracy"), Some(0.87));
+//! assert_eq!(h.series("test", Metric::Accuracy), vec![0.81, 0.87]);
+//! assert_eq!(h.last().unwrap().get("test", Metric::Accuracy), Some(0.87));
+//! assert_eq!(h.last().unwrap().get("test", Metric::Mse), None); // not computed
+//! // the metric is written by its name, as in the CSV header
+//! # #[cfg(feature = "json")]
+//! assert!(serde_json::to_string(&h).unwrap().contains(r#""metric":"accuracy""#));
 //! assert_eq!(h.to_csv().lines().next(), Some("epoch,train_loss,samples,seconds,samples_per_sec,eval_seconds,test_accuracy"));
 //! ```
 
@@ -25,6 +29,7 @@ use std::path::Path;
 
 use crate::atomic::write_atomic;
 use crate::error::TrainError;
+use crate::metrics::Metric;
 
 /// One metric on one evaluation set.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,8 +37,8 @@ use crate::error::TrainError;
 pub struct MetricValue {
     /// The evaluation set's name (e.g. `test`).
     pub set: String,
-    /// The metric's name (see [`crate::Metric::name`]).
-    pub metric: String,
+    /// The metric (written by its [`Metric::name`] in JSON and CSV).
+    pub metric: Metric,
     /// Its value after the epoch.
     pub value: f64,
 }
@@ -63,7 +68,7 @@ pub struct EpochRecord {
 
 impl EpochRecord {
     /// The value of `metric` on `set`, if it was computed.
-    pub fn get(&self, set: &str, metric: &str) -> Option<f64> {
+    pub fn get(&self, set: &str, metric: Metric) -> Option<f64> {
         self.eval.iter().find(|v| v.set == set && v.metric == metric).map(|v| v.value)
     }
 }
@@ -83,7 +88,7 @@ impl History {
     }
 
     /// `metric` on `set`, one value per epoch that computed it.
-    pub fn series(&self, set: &str, metric: &str) -> Vec<f64> {
+    pub fn series(&self, set: &str, metric: Metric) -> Vec<f64> {
         self.epochs.iter().filter_map(|e| e.get(set, metric)).collect()
     }
 
@@ -98,11 +103,11 @@ impl History {
     }
 
     /// The (set, metric) pairs in order of first appearance.
-    fn columns(&self) -> Vec<(&str, &str)> {
-        let mut cols: Vec<(&str, &str)> = Vec::new();
+    fn columns(&self) -> Vec<(&str, Metric)> {
+        let mut cols: Vec<(&str, Metric)> = Vec::new();
         for v in self.epochs.iter().flat_map(|e| &e.eval) {
             if !cols.iter().any(|&(s, m)| s == v.set && m == v.metric) {
-                cols.push((&v.set, &v.metric));
+                cols.push((&v.set, v.metric));
             }
         }
         cols
@@ -115,7 +120,7 @@ impl History {
         let cols = self.columns();
         let mut out = String::from("epoch,train_loss,samples,seconds,samples_per_sec,eval_seconds");
         for (s, m) in &cols {
-            out.push_str(&format!(",{}_{}", csv_field(s), csv_field(m)));
+            out.push_str(&format!(",{}_{}", csv_field(s), m.name()));
         }
         out.push('\n');
         for e in &self.epochs {
@@ -125,7 +130,7 @@ impl History {
             ));
             for (s, m) in &cols {
                 out.push(',');
-                if let Some(v) = e.get(s, m) {
+                if let Some(v) = e.get(s, *m) {
                     out.push_str(&v.to_string());
                 }
             }
@@ -174,7 +179,7 @@ fn csv_field(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn record(epoch: usize, eval: &[(&str, &str, f64)]) -> EpochRecord {
+    fn record(epoch: usize, eval: &[(&str, Metric, f64)]) -> EpochRecord {
         EpochRecord {
             epoch,
             train_loss: 0.25 * epoch as f64,
@@ -182,7 +187,7 @@ mod tests {
             seconds: 2.0,
             samples_per_sec: 4.0,
             eval_seconds: 0.5,
-            eval: eval.iter().map(|&(s, m, v)| MetricValue { set: s.into(), metric: m.into(), value: v }).collect(),
+            eval: eval.iter().map(|&(s, m, v)| MetricValue { set: s.into(), metric: m, value: v }).collect(),
         }
     }
 
@@ -190,8 +195,8 @@ mod tests {
     fn csv_has_one_column_per_set_and_metric() {
         let h = History {
             epochs: vec![
-                record(1, &[("test", "accuracy", 0.5), ("test", "loss", 1.5)]),
-                record(2, &[("test", "accuracy", 0.75), ("val,1", "mae", 0.1)]),
+                record(1, &[("test", Metric::Accuracy, 0.5), ("test", Metric::Loss, 1.5)]),
+                record(2, &[("test", Metric::Accuracy, 0.75), ("val,1", Metric::Mae, 0.1)]),
             ],
         };
         let csv = h.to_csv();
@@ -202,7 +207,8 @@ mod tests {
         );
         assert_eq!(lines[1], "1,0.25,8,2,4,0.5,0.5,1.5,");
         assert_eq!(lines[2], "2,0.5,8,2,4,0.5,0.75,,0.1");
-        assert_eq!(h.series("test", "loss"), vec![1.5]);
+        assert_eq!(h.series("test", Metric::Loss), vec![1.5]);
+        assert_eq!(h.series("val,1", Metric::Loss), Vec::<f64>::new());
         assert_eq!(h.train_losses(), vec![0.25, 0.5]);
         assert_eq!(h.mean_seconds(), 2.0);
     }
@@ -212,7 +218,8 @@ mod tests {
     fn json_and_csv_files_round_trip() {
         let dir = std::env::temp_dir().join(format!("nn-train-history-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let h = History { epochs: vec![record(1, &[("test", "r2", 0.9)]), record(2, &[("test", "r2", 0.95)])] };
+        let h =
+            History { epochs: vec![record(1, &[("test", Metric::R2, 0.9)]), record(2, &[("test", Metric::R2, 0.95)])] };
         h.write_json(dir.join("h.json")).unwrap();
         assert_eq!(History::read_json(dir.join("h.json")).unwrap(), h);
         h.write_csv(dir.join("h.csv")).unwrap();

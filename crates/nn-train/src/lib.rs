@@ -70,7 +70,7 @@
 //!     .metrics(&[Metric::Accuracy, Metric::Loss])
 //!     .fit(&mut net)?;
 //! assert_eq!(history.epochs.len(), 1000);
-//! assert_eq!(history.last().unwrap().get("test", "accuracy"), Some(1.0));
+//! assert_eq!(history.last().unwrap().get("test", Metric::Accuracy), Some(1.0));
 //! assert!(history.last().unwrap().train_loss < 0.1);
 //! # Ok::<(), nn_train::TrainError>(())
 //! ```
@@ -93,12 +93,13 @@
 //! - [`History`] (`epochs: Vec<`[`EpochRecord`]`>`, `series(set, metric)`, `last()`,
 //!   `train_losses()`, `write_csv`, `write_json`, `read_json`); [`EpochRecord`] (`epoch`,
 //!   `train_loss` per sample, `samples`, `seconds`, `samples_per_sec`, `eval_seconds`,
-//!   `eval: Vec<`[`MetricValue`]`>`, `get(set, metric)`).
+//!   `eval: Vec<`[`MetricValue`]`>`, `get(set, Metric::…)`).
 //! - [`metrics`]: `accuracy`, `accuracy_of_labels`, `classes_of`, `confusion_matrix`,
 //!   `classification_report` and `classification_report_of` (from outputs and one-hot targets;
 //!   a [`ClassificationReport`], printed like scikit-learn's), `mae`,
 //!   `mse`, `rmse`, `r2`.
-//! - `checkpoint`: `save_safetensors`, `load_safetensors`, `load_safetensors_into`,
+//! - `checkpoint`: `save_safetensors` (and `save_safetensors_with` for metadata of your own, e.g. the input
+//!   preprocessing), `load_safetensors`, `load_safetensors_into`,
 //!   `to_safetensors_bytes`, `from_safetensors_bytes`; errors are [`CheckpointError`].
 //!
 //! Loading the weights in Python (`pip install safetensors numpy`):
@@ -129,7 +130,9 @@ pub mod trainer;
 
 pub use atomic::write_atomic;
 #[cfg(feature = "checkpoint")]
-pub use checkpoint::{load_safetensors, load_safetensors_into, save_safetensors, CHECKPOINT_MAX_BYTES};
+pub use checkpoint::{
+    load_safetensors, load_safetensors_into, save_safetensors, save_safetensors_with, CHECKPOINT_MAX_BYTES,
+};
 pub use error::{CheckpointError, TrainError};
 pub use history::{EpochRecord, History, MetricValue};
 pub use metrics::{ClassificationReport, ConfusionMatrix, Metric};

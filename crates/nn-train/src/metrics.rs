@@ -27,6 +27,7 @@ use nn_core::{Float, MatRef, ShapeError};
 /// A number computed on an evaluation set after every epoch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "json", serde(rename_all = "snake_case"))]
 pub enum Metric {
     /// The objective's value per sample (as the training loss is reported).
     Loss,
@@ -73,6 +74,13 @@ impl Metric {
             Metric::Rmse => rmse(pred, target)?,
             Metric::R2 => r2(pred, target)?,
         }))
+    }
+}
+
+/// Writes [`Metric::name`].
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -7,7 +7,7 @@
 //! the epoch ends.
 //!
 //! ```
-//! use nn_train::{progress::epoch_line, EpochRecord, MetricValue};
+//! use nn_train::{progress::epoch_line, EpochRecord, Metric, MetricValue};
 //! let r = EpochRecord {
 //!     epoch: 3,
 //!     train_loss: 0.25,
@@ -15,7 +15,7 @@
 //!     seconds: 2.0,
 //!     samples_per_sec: 3000.0,
 //!     eval_seconds: 0.1,
-//!     eval: vec![MetricValue { set: "test".into(), metric: "accuracy".into(), value: 0.9125 }],
+//!     eval: vec![MetricValue { set: "test".into(), metric: Metric::Accuracy, value: 0.9125 }],
 //! };
 //! assert_eq!(epoch_line(&r, 10), "epoch  3/10  loss 0.25000  test accuracy 0.9125  2.00 s  3000 samples/s");
 //! ```

@@ -363,7 +363,7 @@ impl<T: Float> Run<'_, T> {
                     Some(v) => v,
                     None => loss,
                 };
-                eval.push(MetricValue { set: set.name.to_string(), metric: m.name().to_string(), value });
+                eval.push(MetricValue { set: set.name.to_string(), metric: m, value });
             }
         }
         Ok(EpochRecord {

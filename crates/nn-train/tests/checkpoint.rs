@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use nn_core::{Activation, Init, Loss, Matrix, Network, NetworkBuilder, Reduction, Sgd};
 use nn_train::checkpoint::{from_safetensors_bytes, to_safetensors_bytes};
 use nn_train::{
-    load_safetensors, load_safetensors_into, save_safetensors, CheckpointError, Progress, TrainConfig, Trainer,
+    load_safetensors, load_safetensors_into, save_safetensors, save_safetensors_with, CheckpointError, Progress,
+    TrainConfig, Trainer,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -231,6 +232,39 @@ fn the_same_network_gives_the_same_bytes() {
     let (_, meta) = safetensors::SafeTensors::read_metadata(&first).unwrap();
     assert_eq!(meta.metadata().as_ref().unwrap()["architecture"], "6,5,4,3");
     assert_eq!(from_safetensors_bytes::<f32>(&first, std::path::Path::new("mem")).unwrap(), net::<f32>(4));
+}
+
+#[test]
+fn metadata_of_the_callers_is_written_sorted_and_reserved_keys_are_refused() {
+    let d = dir();
+    let (a, b) = (d.join("meta-a.safetensors"), d.join("meta-b.safetensors"));
+    let extra = [("preprocessing", "pixels/255 - 0.5"), ("dataset", "mnist")];
+    save_safetensors_with(&net::<f32>(4), &a, &extra).unwrap();
+    // the same pairs in another order: the same bytes
+    save_safetensors_with(&net::<f32>(4), &b, &[extra[1], extra[0]]).unwrap();
+    let bytes = std::fs::read(&a).unwrap();
+    assert_eq!(bytes, std::fs::read(&b).unwrap());
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
+    assert!(
+        header.starts_with(
+            r#"{"__metadata__":{"activations":"leaky_relu:0.01,tanh,softmax","architecture":"6,5,4,3","dataset":"mnist","format":"backprop-rs","preprocessing":"pixels/255 - 0.5"}"#
+        ),
+        "{header}"
+    );
+    // the extra keys do not disturb loading
+    assert_eq!(load_safetensors::<f32>(&a).unwrap(), net::<f32>(4));
+    // without extra pairs: the bytes of save_safetensors
+    save_safetensors_with(&net::<f32>(4), &b, &[]).unwrap();
+    assert_eq!(std::fs::read(&b).unwrap(), to_safetensors_bytes(&net::<f32>(4)));
+    for (bad, what) in
+        [(vec![("architecture", "1,1")], "written by the library"), (vec![("k", "1"), ("k", "2")], "twice")]
+    {
+        let c = d.join("meta-c.safetensors");
+        let err = save_safetensors_with(&net::<f32>(4), &c, &bad).unwrap_err();
+        assert!(matches!(err, CheckpointError::Metadata { .. }) && err.to_string().contains(what), "{err}");
+        assert!(!c.exists(), "nothing written");
+    }
 }
 
 #[test]

@@ -75,7 +75,7 @@ fn one_two_and_four_threads_give_identical_weights_on_mnist() {
         .collect();
     let (net1, h1) = &runs[0];
     assert_ne!(net1, &network(1), "training changed the weights");
-    assert!(h1.last().unwrap().get("test", "accuracy").unwrap() > 0.7, "{:?}", h1.last());
+    assert!(h1.last().unwrap().get("test", Metric::Accuracy).unwrap() > 0.7, "{:?}", h1.last());
     for (net, h) in &runs[1..] {
         for (a, b) in net1.layers().iter().zip(net.layers()) {
             let bits = |m: &Matrix<f32>| m.as_slice().iter().map(|v| v.to_bits()).collect::<Vec<_>>();

@@ -222,11 +222,11 @@ fn training_fits_a_linear_target_and_records_every_epoch() {
     }
     let last = history.last().unwrap();
     assert_eq!(last.samples, 200);
-    assert!(last.get("test", "r2").unwrap() > 0.999_99);
+    assert!(last.get("test", Metric::R2).unwrap() > 0.999_99);
     // Loss (MSE, mean over rows, one output) equals the MSE metric; RMSE is its root
-    let (mse, loss) = (last.get("test", "mse").unwrap(), last.get("test", "loss").unwrap());
+    let (mse, loss) = (last.get("test", Metric::Mse).unwrap(), last.get("test", Metric::Loss).unwrap());
     assert!((mse - loss).abs() <= 1e-6 * mse.max(1e-12), "{mse} vs {loss}");
-    assert_eq!(last.get("test", "rmse").unwrap(), mse.sqrt());
+    assert_eq!(last.get("test", Metric::Rmse).unwrap(), mse.sqrt());
     let losses = history.train_losses();
     assert!(losses[29] < losses[0] * 1e-3, "{losses:?}");
     assert!(history.epochs.iter().all(|e| e.seconds > 0.0 && e.samples_per_sec > 0.0));

@@ -9,7 +9,7 @@ use nn_data::Dataset;
 
 use crate::error::Result;
 use crate::experiments::RunOptions;
-use crate::plot::{draw_chart, draw_confusion, Chart};
+use crate::plot::{draw_chart, draw_confusion, Chart, Span};
 use crate::report::{PlotRef, Report};
 
 /// The seed every experiment uses unless `--seed` says otherwise.
@@ -61,6 +61,24 @@ impl<'a> Ctx<'a> {
         self.epochs == self.tutorial_epochs && self.opts.limit.is_none()
     }
 
+    /// True when this run trains at least `epoch` epochs (so a figure of the
+    /// tutorial's at that epoch has a point of ours beside it).
+    pub fn reached(&self, epoch: usize) -> bool {
+        epoch <= self.epochs
+    }
+
+    /// Marks for a plot at the figures the tutorial printed, (epoch, value,
+    /// the value as printed), keeping those at epochs this run reached.
+    pub fn marks(&self, printed: &[(usize, f64, &str)]) -> Vec<(f64, f64, String)> {
+        printed.iter().filter(|p| self.reached(p.0)).map(|&(e, v, t)| (e as f64, v, t.to_string())).collect()
+    }
+
+    /// The bands of the tutorial's code for a plot, (epoch, low, high),
+    /// keeping those at epochs this run reached.
+    pub fn spans(&self, bands: &[(usize, f64, f64)]) -> Vec<Span> {
+        bands.iter().filter(|b| self.reached(b.0)).map(|&(e, lo, hi)| Span::at(e as f64, lo, hi)).collect()
+    }
+
     /// A data file's path under `--data-dir`.
     pub fn data(&self, name: &str) -> PathBuf {
         self.opts.data_dir.join(name)
@@ -89,15 +107,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Starts a report with the run's seed and epochs filled in.
+    /// Starts a report with the run's seed and epochs filled in, and prints
+    /// the run's header (name, title, seed, epochs).
     pub fn report(&self, name: &str, title: &str) -> Report {
         let mut r = Report::new(name, title);
         r.seed = self.seed;
         r.epochs = self.epochs;
-        if !self.opts.quiet {
-            println!("== {name} — {title}");
-            println!("   seed {}, {} epochs{}", self.seed, self.epochs, self.limit_note());
-        }
+        // The one header of the run (also under --quiet: it names what the table is about).
+        println!("== {name} — {title}");
+        println!("   seed {}, {} epochs{}", self.seed, self.epochs, self.limit_note());
         r
     }
 
@@ -112,9 +130,21 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// Saves `net` as `file` (safetensors) in the output folder and lists it.
-    pub fn save_model(&self, report: &mut Report, net: &Network<f32>, file: &str) -> Result<()> {
-        nn_train::save_safetensors(net, self.out_dir.join(file))?;
+    /// Saves `net` as `file` (safetensors) in the output folder and lists it;
+    /// `preprocessing` (how raw inputs become the network's inputs) and any
+    /// `extra` pairs go into the file's metadata, so that the model can be
+    /// used without reading this code.
+    pub fn save_model(
+        &self,
+        report: &mut Report,
+        net: &Network<f32>,
+        file: &str,
+        preprocessing: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<()> {
+        let mut meta = vec![("preprocessing", preprocessing)];
+        meta.extend_from_slice(extra);
+        nn_train::save_safetensors_with(net, self.out_dir.join(file), &meta)?;
         report.files.push(file.into());
         Ok(())
     }
@@ -125,6 +155,11 @@ impl<'a> Ctx<'a> {
         report.plots.push(PlotRef { file: file.into(), caption: caption.into() });
         Ok(())
     }
+}
+
+/// Numbers as one comma-separated metadata value (shortest round-trip form).
+pub fn joined(values: &[f64]) -> String {
+    values.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// Predicted classes (argmax of each output row) of `net` on `x`.

@@ -20,7 +20,7 @@ use std::time::Instant;
 use crate::cli::{Experiment, ReproduceArgs};
 use crate::error::{Result, XtaskError};
 use crate::paths::{create_dir, default_data_dir, default_reproduce_dir};
-use crate::report::{machine, write_report_md, Report};
+use crate::report::{machine, write_report_md, write_run_report_md, Report};
 use crate::run_dir::{Lock, RunDir};
 
 /// Options shared by every experiment (the flags of `reproduce`).
@@ -90,7 +90,7 @@ impl RunOptions {
 }
 
 /// Runs one experiment into `out_dir`: trains, prints the table, writes
-/// results.json, the model and the plots. Returns the report.
+/// results.json, the model, the plots and the run's own REPORT.md. Returns the report.
 ///
 /// The folder is locked for the run and written as one unit (see
 /// [`RunDir`]): the files go to a fresh hidden folder beside it, swapped in
@@ -127,6 +127,7 @@ pub fn reproduce_into(experiment: Experiment, opts: &RunOptions, out_dir: PathBu
     let mut report = run()?;
     report.wall_seconds = start.elapsed().as_secs_f64();
     report.write_json(run_dir.staging())?;
+    write_run_report_md(run_dir.staging(), &report, &machine())?;
     run_dir.commit()?;
     print!("{}", report.to_text(&out_dir));
     Ok(report)

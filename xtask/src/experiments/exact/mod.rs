@@ -397,11 +397,7 @@ fn boston(ctx: &Ctx, seed: u32) -> Result<Report> {
     ctx.say(format!("{m}"));
     let tutorial = if as_printed(ctx) { BOSTON_PRINTED[3].into() } else { NOT_PRINTED.into() };
     lines.push(Line { label: "test MAE".into(), tutorial, ours: format!("{m}"), value: m, min_digits: Some(6) });
-    r.notes.push(
-        "The Boston data carry a feature built on a racial assumption (B = 1000·(Bk − 0.63)²); it is used here \
-         only to reproduce the published run (see datasets/README.md)."
-            .into(),
-    );
+    r.notes.push(super::boston::B_CAVEAT.into());
     Ok(finish(r, "The tutorial's printed log and ours", &lines))
 }
 
