@@ -5,7 +5,7 @@
 //! written with numpy can be rerun here with its own random numbers.
 //!
 //! - **MT19937** (Matsumoto & Nishimura, 1998): 624 words of state;
-//!   `seed(s)` sets mt[0] = s and mt[i] = 1812433253·(mt[i−1] ⊕ (mt[i−1] ≫ 30)) + i (mod 2³²),
+//!   `seed(s)` sets `mt[0] = s` and `mt[i] = 1812433253·(mt[i−1] ⊕ (mt[i−1] ≫ 30)) + i` (mod 2³²),
 //!   exactly as `np.random.seed(int)` does.
 //! - **Uniform doubles** (`random_sample`): two words a, b give
 //!   ((a ≫ 5)·2²⁶ + (b ≫ 6)) / 2⁵³ ∈ [0, 1).
@@ -17,7 +17,7 @@
 //! - **Bounded integers** (`shuffle`, `permutation`): a draw in 0..=max takes
 //!   words masked to the smallest all-ones mask ≥ max and rejects those above max.
 //! - **Shuffle** (Fisher–Yates as numpy writes it): for i = n−1 down to 1,
-//!   swap x[i] with x[j], j uniform in 0..=i.
+//!   swap `x[i]` with `x[j]`, j uniform in 0..=i.
 //!
 //! ```
 //! use nn_core::numpy_rng::RandomState;
@@ -157,7 +157,7 @@ impl RandomState {
     }
 
     /// `np.random.shuffle(x)` for a 1-D array: for i = n−1 down to 1, swap
-    /// x[i] and x[j] with j uniform in 0..=i.
+    /// `x[i]` and `x[j]` with j uniform in 0..=i.
     pub fn shuffle<T>(&mut self, x: &mut [T]) {
         for i in (1..x.len()).rev() {
             let j = self.random_interval(i as u64) as usize;

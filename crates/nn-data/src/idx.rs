@@ -168,7 +168,7 @@ pub const IDX_SLACK: u64 = 1 << 16;
 /// The header is read first; the data after it is read up to the size the
 /// header declares plus [`IDX_SLACK`] bytes (enough to say by how much a
 /// slightly long file is off), and past that the read stops with
-/// [`DataError::TooLarge`](crate::DataError::TooLarge), so a gzip bomb
+/// [`DataError::TooLarge`], so a gzip bomb
 /// costs at most what the header declares. The declared size is never used to reserve memory:
 /// buffers grow with the bytes actually read.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {

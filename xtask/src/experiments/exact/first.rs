@@ -20,7 +20,7 @@ use super::ops::{argmax_rows, column_sums, matmul, matmul_nt, matmul_tn, matrix,
 /// The tutorial's activations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum G {
-    /// max(z, 0); g′ = [z > 0].
+    /// max(z, 0); g′ = `[z > 0]`.
     Relu,
     /// 1/(1 + e^(−z)); g′(v) = σ(v)(1 − σ(v)).
     Sigmoid,

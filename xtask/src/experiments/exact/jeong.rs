@@ -24,7 +24,7 @@ use super::ops::{
 /// An element-wise activation of the tutorial.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phi {
-    /// max(u, 0), φ′ = [u > 0].
+    /// max(u, 0), φ′ = `[u > 0]`.
     Relu,
     /// σ(u) (the tutorial's stable form), φ′ = σ(u)(1 − σ(u)).
     Sigmoid,
@@ -114,7 +114,7 @@ pub struct JeongNet {
 /// The order of the training rows in the tutorial's `fit`, which keeps two arrays:
 /// `inds ← permutation(inds)` (a shuffle of the previous *values*) and
 /// `x_train ← x_train[inds]` (the already shuffled rows re-indexed by them). In
-/// terms of the original rows, order_e[i] = order_{e−1}[inds_e[i]].
+/// terms of the original rows, `order_e[i] = order_{e−1}[inds_e[i]]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Compounding {
     inds: Vec<usize>,
