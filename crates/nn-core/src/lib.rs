@@ -78,5 +78,5 @@ pub use loss::{Loss, Objective, Reduction};
 pub use matrix::{MatMut, MatRef, Matrix};
 pub use network::{DenseGradients, Gradients, Network, NetworkBuilder, Workspace};
 pub use numpy_rng::RandomState;
-pub use optim::{Adam, ElementwiseStep, Momentum, Optimizer, Sgd, TensorStep};
+pub use optim::{Adam, ElementwiseStep, Momentum, Optimizer, OptimizerState, Sgd, TensorStep};
 pub use rows::RowSource;

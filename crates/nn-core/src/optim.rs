@@ -78,6 +78,75 @@ pub trait Optimizer<T: Float> {
         let _ = (net, f);
         Ok(ElementwiseStep::Unsupported)
     }
+
+    /// What the optimizer has learnt besides its hyperparameters (Adam's
+    /// moments and step count, the momentum velocity), to save with the
+    /// weights so that a run can stop and resume with the same bits. The
+    /// default: nothing (plain SGD has no state).
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState::default()
+    }
+
+    /// Restores what [`Optimizer::state`] returned. Errors if the state is
+    /// not this optimizer's (other tensor names, or shapes unlike `net`'s);
+    /// then nothing changes.
+    ///
+    /// ```
+    /// use nn_core::{Activation, Adam, Dense, Gradients, Matrix, Network, Optimizer};
+    /// let layer = Dense::new(Matrix::filled(1, 2, 1.0f64), Matrix::filled(1, 2, 0.0), Activation::Identity).unwrap();
+    /// let mut a = Network::new(vec![layer]).unwrap();
+    /// let mut grads = Gradients::zeros_like(&a);
+    /// grads.layers[0].weights.fill(0.5);
+    /// let mut adam = Adam::new(0.1);
+    /// adam.step(&mut a, &grads).unwrap();
+    /// // stop here, and go on with a new optimizer from the saved state
+    /// let (saved, mut net) = (adam.state(), a.clone());
+    /// let mut resumed = Adam::new(0.1);
+    /// resumed.set_state(&net, saved).unwrap();
+    /// adam.step(&mut a, &grads).unwrap();
+    /// resumed.step(&mut net, &grads).unwrap();
+    /// assert_eq!(a.layers()[0].weights().as_slice(), net.layers()[0].weights().as_slice());
+    /// // a state of another optimizer is refused
+    /// assert!(nn_core::Momentum::new(0.1, 0.9).set_state(&net, adam.state()).is_err());
+    /// ```
+    fn set_state(&mut self, net: &Network<T>, state: OptimizerState<T>) -> Result<(), ShapeError> {
+        state.expect(net, &[])?;
+        Ok(())
+    }
+}
+
+/// An optimizer's state ([`Optimizer::state`]): its step count and named
+/// tensors shaped like the network's parameters (`"m"`, `"v"` for Adam,
+/// `"velocity"` for momentum). Empty for plain SGD.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimizerState<T> {
+    /// Steps taken.
+    pub steps: u64,
+    /// The named tensors, in the optimizer's order.
+    pub tensors: Vec<(String, Gradients<T>)>,
+}
+
+impl<T: Float> OptimizerState<T> {
+    /// Checks that the state holds exactly the tensors `names` (in that
+    /// order), each shaped like `net`'s parameters, and returns them. No
+    /// tensor at all (a state saved before the first step) gives `None`s.
+    fn expect(self, net: &Network<T>, names: &[&str]) -> Result<Vec<Option<Gradients<T>>>, ShapeError> {
+        if self.tensors.is_empty() {
+            return Ok(names.iter().map(|_| None).collect());
+        }
+        let found: Vec<&str> = self.tensors.iter().map(|(n, _)| n.as_str()).collect();
+        if found != names {
+            return Err(ShapeError::new(
+                "optimizer state",
+                format!("the tensors [{}]", names.join(", ")),
+                format!("[{}]", found.join(", ")),
+            ));
+        }
+        for (name, g) in &self.tensors {
+            g.check(net).map_err(|e| ShapeError::new(format!("optimizer state {name}"), e.expected, e.found))?;
+        }
+        Ok(self.tensors.into_iter().map(|(_, g)| Some(g)).collect())
+    }
 }
 
 /// What [`Optimizer::step_elementwise`] did.
@@ -369,12 +438,13 @@ pub struct Momentum<T> {
     /// L2 coefficient added to the weight gradients (0 = none).
     pub weight_decay: f64,
     velocity: Option<Gradients<T>>,
+    steps: u64,
 }
 
 impl<T: Float> Momentum<T> {
     /// Heavy-ball momentum with learning rate `lr` and coefficient `momentum`.
     pub fn new(lr: f64, momentum: f64) -> Self {
-        Momentum { lr, momentum, nesterov: false, weight_decay: 0.0, velocity: None }
+        Momentum { lr, momentum, nesterov: false, weight_decay: 0.0, velocity: None, steps: 0 }
     }
 
     /// Switches to Nesterov momentum.
@@ -422,7 +492,21 @@ impl<T: Float> Optimizer<T> for Momentum<T> {
             nesterov: self.nesterov,
         };
         for_each_tensor(net, rule, Some(velocity), None, f)?;
+        self.steps += 1;
         Ok(ElementwiseStep::Taken)
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        let tensors = self.velocity.iter().map(|v| ("velocity".to_string(), v.clone())).collect();
+        OptimizerState { steps: self.steps, tensors }
+    }
+
+    fn set_state(&mut self, net: &Network<T>, state: OptimizerState<T>) -> Result<(), ShapeError> {
+        let steps = state.steps;
+        let [velocity]: [Option<Gradients<T>>; 1] =
+            state.expect(net, &["velocity"])?.try_into().map_err(|_| unreachable_state())?;
+        (self.velocity, self.steps) = (velocity, steps);
+        Ok(())
     }
 }
 
@@ -527,4 +611,26 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         for_each_tensor(net, rule, Some(m), Some(v), f)?;
         Ok(ElementwiseStep::Taken)
     }
+
+    fn state(&self) -> OptimizerState<T> {
+        let tensors = match (&self.m, &self.v) {
+            (Some(m), Some(v)) => vec![("m".to_string(), m.clone()), ("v".to_string(), v.clone())],
+            _ => Vec::new(),
+        };
+        OptimizerState { steps: u64::try_from(self.t).unwrap_or(0), tensors }
+    }
+
+    fn set_state(&mut self, net: &Network<T>, state: OptimizerState<T>) -> Result<(), ShapeError> {
+        let t = i32::try_from(state.steps)
+            .map_err(|_| ShapeError::new("Adam state", "a step count below 2³¹", format!("{} steps", state.steps)))?;
+        let [m, v]: [Option<Gradients<T>>; 2] =
+            state.expect(net, &["m", "v"])?.try_into().map_err(|_| unreachable_state())?;
+        (self.m, self.v, self.t) = (m, v, t);
+        Ok(())
+    }
+}
+
+/// `expect` returns one entry per name; this is the error if it ever did not.
+fn unreachable_state() -> ShapeError {
+    ShapeError::new("optimizer state", "one tensor per name", "another count")
 }

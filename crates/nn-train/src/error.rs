@@ -76,6 +76,10 @@ pub enum TrainError {
         /// The cause.
         source: serde_json::Error,
     },
+    /// An operation between the ranks of a multi-process run failed, or the
+    /// ranks disagree (data, settings, parameters).
+    #[error("multi-process training: {0}")]
+    Collective(String),
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),

@@ -14,6 +14,7 @@
 //!         samples_per_sec: 200.0,
 //!         eval_seconds: 0.1,
 //!         eval: vec![MetricValue { set: "test".into(), metric: Metric::Accuracy, value: acc }],
+//!         ..EpochRecord::default()
 //!     });
 //! }
 //! assert_eq!(h.series("test", Metric::Accuracy), vec![0.81, 0.87]);
@@ -44,7 +45,7 @@ pub struct MetricValue {
 }
 
 /// What one epoch did.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "json", derive(serde::Serialize, serde::Deserialize))]
 pub struct EpochRecord {
     /// 1-based epoch number.
@@ -64,6 +65,14 @@ pub struct EpochRecord {
     pub eval_seconds: f64,
     /// Every (set, metric) value after the epoch, in the order sets and metrics were given.
     pub eval: Vec<MetricValue>,
+    /// Multi-process runs: wall time spent in operations between the ranks
+    /// (waiting included), seconds; 0 in one process.
+    #[cfg_attr(feature = "json", serde(default))]
+    pub comm_seconds: f64,
+    /// Multi-process runs: bytes this rank sent to the others this epoch
+    /// (payload, as MPI counts it); 0 in one process.
+    #[cfg_attr(feature = "json", serde(default))]
+    pub comm_bytes: u64,
 }
 
 impl EpochRecord {
@@ -188,6 +197,7 @@ mod tests {
             samples_per_sec: 4.0,
             eval_seconds: 0.5,
             eval: eval.iter().map(|&(s, m, v)| MetricValue { set: s.into(), metric: m, value: v }).collect(),
+            ..EpochRecord::default()
         }
     }
 

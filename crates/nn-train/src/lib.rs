@@ -118,6 +118,7 @@
 pub mod atomic;
 #[cfg(feature = "checkpoint")]
 pub mod checkpoint;
+pub mod collective;
 pub mod error;
 mod eval;
 pub mod history;
@@ -133,10 +134,11 @@ pub use atomic::write_atomic;
 pub use checkpoint::{
     load_safetensors, load_safetensors_into, save_safetensors, save_safetensors_with, CHECKPOINT_MAX_BYTES,
 };
+pub use collective::{Collective, Combine};
 pub use error::{CheckpointError, TrainError};
 pub use history::{EpochRecord, History, MetricValue};
 pub use metrics::{ClassificationReport, ConfusionMatrix, Metric};
-pub use parallel::{DataParallel, Execution};
+pub use parallel::{CommStats, DataParallel, Execution};
 pub use progress::Progress;
 pub use shards::ShardPlan;
-pub use trainer::{EvalSet, TrainConfig, Trainer};
+pub use trainer::{EvalSet, TrainConfig, TrainState, Trainer};

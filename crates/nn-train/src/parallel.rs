@@ -35,11 +35,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use nn_core::{
     ElementwiseStep, Float, Gradients, MatRef, Matrix, Network, Objective, Optimizer, RowSource, ShapeError, Workspace,
 };
 use rayon::prelude::*;
 
+use crate::collective::{owner, Collective, Combine};
 use crate::error::TrainError;
 use crate::reduce::{sum_into, Slice};
 use crate::shards::ShardPlan;
@@ -91,6 +95,71 @@ pub struct DataParallel<T> {
     computed: Computed,
     /// ∇E, the sum of the shard gradients.
     sum: Gradients<T>,
+    /// The other ranks of a multi-process run, if any.
+    ranks: Option<Ranks<T>>,
+}
+
+/// A multi-process run's side of [`DataParallel`]: the collective and the
+/// buffers of its exchanges, allocated once.
+struct Ranks<T> {
+    collective: Arc<dyn Collective<T>>,
+    /// What this rank contributes to an exchange.
+    send: Vec<T>,
+    /// What it receives.
+    recv: Vec<T>,
+    /// Values per rank of the last exchange.
+    counts: Vec<usize>,
+    /// Time spent in exchanges and bytes contributed, since the last [`DataParallel::take_comm`].
+    seconds: f64,
+    bytes: u64,
+}
+
+/// Time in the exchanges between ranks and bytes this rank contributed to them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CommStats {
+    /// Wall time in collective operations (waiting for other ranks included), seconds.
+    pub seconds: f64,
+    /// Payload this rank contributed, bytes.
+    pub bytes: u64,
+}
+
+/// The values of one shard in an exchange: every parameter's gradient, layer
+/// by layer (weights, then bias), then the shard's loss.
+fn pack<T: Float>(out: &mut Vec<T>, grads: &Gradients<T>, loss: T) {
+    for g in &grads.layers {
+        out.extend_from_slice(g.weights.as_slice());
+        out.extend_from_slice(g.bias.as_slice());
+    }
+    out.push(loss);
+}
+
+/// The inverse of [`pack`]: fills `grads` from the front of `values` and
+/// returns the loss and the rest.
+fn unpack<'v, T: Float>(values: &'v [T], grads: &mut Gradients<T>) -> (T, &'v [T]) {
+    let mut rest = values;
+    for g in &mut grads.layers {
+        for m in [&mut g.weights, &mut g.bias] {
+            let (head, tail) = rest.split_at(m.as_slice().len());
+            m.as_mut_slice().copy_from_slice(head);
+            rest = tail;
+        }
+    }
+    let (loss, rest) = rest.split_first().map_or((T::ZERO, rest), |(l, r)| (*l, r));
+    (loss, rest)
+}
+
+/// Values in one shard's part of an exchange: the parameters and the loss.
+fn packed_len<T: Float>(grads: &Gradients<T>) -> usize {
+    grads.layers.iter().map(|g| g.weights.as_slice().len() + g.bias.as_slice().len()).sum::<usize>() + 1
+}
+
+/// The number of the first `k` shards that rank `rank` of `ranks` owns.
+fn owned(k: usize, rank: usize, ranks: usize) -> usize {
+    if rank < k {
+        (k - rank).div_ceil(ranks)
+    } else {
+        0
+    }
 }
 
 fn check_targets(x_rows: usize, t_rows: usize) -> Result<(), ShapeError> {
@@ -138,7 +207,61 @@ impl<T: Float> DataParallel<T> {
                 loss: T::ZERO,
             })
             .collect();
-        Ok(DataParallel { plan, shards, execution, computed: Computed::Spent, sum: Gradients::zeros_like(net) })
+        Ok(DataParallel {
+            plan,
+            shards,
+            execution,
+            computed: Computed::Spent,
+            sum: Gradients::zeros_like(net),
+            ranks: None,
+        })
+    }
+
+    /// The same state as one of the ranks of `collective`: each batch is cut
+    /// into the same shards, this rank computes the shards it owns
+    /// ([`owner`](crate::collective::owner)), and the gradients are combined
+    /// across ranks as [`Collective::combine`] says (see the
+    /// [`collective`](crate::collective) module). Every rank must make the
+    /// same calls with the same batches.
+    pub fn with_collective(mut self, collective: Arc<dyn Collective<T>>) -> Result<Self, TrainError> {
+        let (rank, ranks) = (collective.rank(), collective.ranks());
+        if ranks == 0 || rank >= ranks {
+            return Err(TrainError::Config(format!("rank {rank} of {ranks}: ranks must be at least 1, rank below it")));
+        }
+        let per_shard = packed_len(&self.sum);
+        let k = self.shards.len();
+        let (send, recv) = match collective.combine() {
+            Combine::Exact => (owned(k, rank, ranks) * per_shard, k * per_shard),
+            Combine::Fast => (per_shard, 0),
+        };
+        self.ranks = Some(Ranks {
+            collective,
+            send: Vec::with_capacity(send),
+            recv: vec![T::ZERO; recv],
+            counts: vec![0; ranks],
+            seconds: 0.0,
+            bytes: 0,
+        });
+        Ok(self)
+    }
+
+    /// This rank and the number of ranks: (0, 1) in one process.
+    pub fn rank(&self) -> (usize, usize) {
+        self.ranks.as_ref().map_or((0, 1), |r| (r.collective.rank(), r.collective.ranks()))
+    }
+
+    /// The collective of a multi-process run, if any.
+    pub fn collective(&self) -> Option<&Arc<dyn Collective<T>>> {
+        self.ranks.as_ref().map(|r| &r.collective)
+    }
+
+    /// Time and bytes of the exchanges since the last call (zero in one process).
+    pub fn take_comm(&mut self) -> CommStats {
+        self.ranks.as_mut().map_or(CommStats::default(), |r| {
+            let stats = CommStats { seconds: r.seconds, bytes: r.bytes };
+            (r.seconds, r.bytes) = (0.0, 0);
+            stats
+        })
     }
 
     /// The shard plan.
@@ -229,22 +352,112 @@ impl<T: Float> DataParallel<T> {
         Ok(e)
     }
 
-    /// Runs `shard(i, state)` for the first `k` shards and returns Σᵢ Eᵢ
-    /// (summed in shard order); their gradients are left to sum.
+    /// Runs `shard(i, state)` for the shards of a batch of `k` shards that
+    /// this rank computes, combines them across ranks, and returns E = Σᵢ Eᵢ
+    /// (summed in shard order). In one process and in exact mode every
+    /// shard's gradient is then in its own slot, left for the step to sum;
+    /// in fast mode ∇E is summed already.
     fn run<F>(&mut self, k: usize, shard: F) -> Result<T, ShapeError>
     where
         F: Fn(usize, &mut Shard<T>) -> Result<(), ShapeError> + Sync,
     {
         self.computed = Computed::Spent;
+        let (rank, ranks) = self.rank();
+        let combine = self.ranks.as_ref().map_or(Combine::Exact, |r| r.collective.combine());
+        // slot s computes shard `global(s)`: its own index (exact: if this
+        // rank owns it), or, in fast mode, this rank's s-th shard
+        let m = owned(k, rank, ranks);
+        let global = |s: usize| match combine {
+            Combine::Exact => (owner(s, ranks) == rank).then_some(s),
+            Combine::Fast => (s < m).then_some(rank + s * ranks),
+        };
         let shards = &mut self.shards[..k];
         match self.execution {
             Execution::Parallel if k > 1 => {
-                shards.par_iter_mut().enumerate().try_for_each(|(i, s)| shard(i, s))?;
+                let mine = shards.par_iter_mut().enumerate().filter_map(|(s, st)| global(s).map(|g| (g, st)));
+                mine.try_for_each(|(g, st)| shard(g, st))?;
             }
-            _ => shards.iter_mut().enumerate().try_for_each(|(i, s)| shard(i, s))?,
+            _ => {
+                let mut mine = shards.iter_mut().enumerate().filter_map(|(s, st)| global(s).map(|g| (g, st)));
+                mine.try_for_each(|(g, st)| shard(g, st))?;
+            }
         }
-        self.computed = Computed::Shards(k);
-        Ok(shards.iter().fold(T::ZERO, |e, s| e + s.loss))
+        if ranks == 1 {
+            self.computed = Computed::Shards(k);
+            return Ok(self.shards[..k].iter().fold(T::ZERO, |e, s| e + s.loss));
+        }
+        match combine {
+            Combine::Exact => {
+                self.exchange_exact(k)?;
+                self.computed = Computed::Shards(k);
+                Ok(self.shards[..k].iter().fold(T::ZERO, |e, s| e + s.loss))
+            }
+            Combine::Fast => {
+                let e = self.exchange_fast(m)?;
+                self.computed = Computed::Reduced;
+                Ok(e)
+            }
+        }
+    }
+
+    /// Exact mode: every rank's shards to every rank, each into its own slot.
+    fn exchange_exact(&mut self, k: usize) -> Result<(), ShapeError> {
+        let Some(r) = self.ranks.as_mut() else { return Ok(()) };
+        let (rank, ranks) = (r.collective.rank(), r.collective.ranks());
+        let per_shard = packed_len(&self.sum);
+        r.send.clear();
+        for s in (rank..k).step_by(ranks) {
+            pack(&mut r.send, &self.shards[s].grads, self.shards[s].loss);
+        }
+        for (q, c) in r.counts.iter_mut().enumerate() {
+            *c = owned(k, q, ranks) * per_shard;
+        }
+        let total = k * per_shard;
+        let start = Instant::now();
+        let done = r.collective.all_gather(&r.send, &mut r.recv[..total], &r.counts);
+        r.seconds += start.elapsed().as_secs_f64();
+        r.bytes += (r.send.len() * std::mem::size_of::<T>()) as u64;
+        done.map_err(|e| ShapeError::new("exact exchange of shard gradients", "every rank's shards", e.0))?;
+        let mut rest = &r.recv[..total];
+        for q in 0..ranks {
+            for s in (q..k).step_by(ranks) {
+                if q == rank {
+                    rest = &rest[per_shard..];
+                } else {
+                    let (loss, tail) = unpack(rest, &mut self.shards[s].grads);
+                    self.shards[s].loss = loss;
+                    rest = tail;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fast mode: this rank's `m` shards summed by the tree, then the ranks'
+    /// sums (and losses) added by one all-reduce. Returns E.
+    fn exchange_fast(&mut self, m: usize) -> Result<T, ShapeError> {
+        let parts = self.parts();
+        let Some(r) = self.ranks.as_mut() else { return Ok(T::ZERO) };
+        let shards = &self.shards[..m];
+        for (layer, g) in self.sum.layers.iter_mut().enumerate() {
+            for (is_weight, out) in [(true, g.weights.as_mut_slice()), (false, g.bias.as_mut_slice())] {
+                if m == 0 {
+                    out.fill(T::ZERO);
+                } else {
+                    sum_into(Slice { offset: 0, out }, (layer, is_weight), shards, parts)?;
+                }
+            }
+        }
+        let e = shards.iter().fold(T::ZERO, |e, s| e + s.loss);
+        r.send.clear();
+        pack(&mut r.send, &self.sum, e);
+        let start = Instant::now();
+        let done = r.collective.all_reduce_sum(&mut r.send);
+        r.seconds += start.elapsed().as_secs_f64();
+        r.bytes += (r.send.len() * std::mem::size_of::<T>()) as u64;
+        done.map_err(|e| ShapeError::new("fast exchange of gradient sums", "every rank's sum", e.0))?;
+        let (e, _) = unpack(&r.send, &mut self.sum);
+        Ok(e)
     }
 
     /// Threads that share a sum: the pool's when parallel.

@@ -16,6 +16,7 @@
 //!     samples_per_sec: 3000.0,
 //!     eval_seconds: 0.1,
 //!     eval: vec![MetricValue { set: "test".into(), metric: Metric::Accuracy, value: 0.9125 }],
+//!     ..EpochRecord::default()
 //! };
 //! assert_eq!(epoch_line(&r, 10), "epoch  3/10  loss 0.25000  test accuracy 0.9125  2.00 s  3000 samples/s");
 //! ```

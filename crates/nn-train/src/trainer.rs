@@ -21,11 +21,14 @@
 //! loop allocates, except the per-epoch record and, on a terminal, the
 //! progress bar's text (redrawn at most ten times a second).
 
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::time::Instant;
 
 use nn_core::shuffle::epoch_order;
 use nn_core::{Float, Matrix, Network, Objective, Optimizer, RowSource, ShapeError};
 
+use crate::collective::{check_agreement, Collective};
 use crate::error::TrainError;
 use crate::eval::{batch_total, Evaluator};
 use crate::history::{EpochRecord, History, MetricValue};
@@ -118,6 +121,25 @@ pub struct EvalSet<'a, T> {
 
 type EpochCallback<'a> = Box<dyn FnMut(&EpochRecord) + Send + 'a>;
 type Schedule<'a> = Box<dyn FnMut(usize) -> f64 + Send + 'a>;
+type CheckpointCallback<'a, T> = Box<dyn FnMut(&TrainState<'_, T>) -> Result<(), TrainError> + Send + 'a>;
+
+/// Everything a run needs to go on from the end of an epoch, handed to
+/// [`Trainer::on_checkpoint`]: save it, and a later run with
+/// [`Trainer::resume`] (the history), the weights and the optimizer's
+/// [`Optimizer::state`] ends with the same bits as an unbroken run.
+pub struct TrainState<'s, T> {
+    /// The epoch just finished (1-based).
+    pub epoch: usize,
+    /// The network after it.
+    pub net: &'s Network<T>,
+    /// The optimizer after it (its [`Optimizer::state`] is what to save).
+    pub optimizer: &'s dyn Optimizer<T>,
+    /// Every epoch's record so far, this one included.
+    pub history: &'s History,
+    /// This process's rank and the number of ranks ((0, 1) in one process):
+    /// in a multi-process run, only rank 0 should write files.
+    pub rank: (usize, usize),
+}
 
 /// A training run, configured step by step and started by [`Trainer::fit`].
 /// See the crate docs for an example.
@@ -130,6 +152,9 @@ pub struct Trainer<'a, T> {
     metrics: Vec<Metric>,
     on_epoch: Option<EpochCallback<'a>>,
     schedule: Option<Schedule<'a>>,
+    on_checkpoint: Option<CheckpointCallback<'a, T>>,
+    collective: Option<Arc<dyn Collective<T>>>,
+    resume: History,
 }
 
 impl<'a, T: Float> Trainer<'a, T> {
@@ -144,7 +169,40 @@ impl<'a, T: Float> Trainer<'a, T> {
             metrics: Vec::new(),
             on_epoch: None,
             schedule: None,
+            on_checkpoint: None,
+            collective: None,
+            resume: History::default(),
         }
+    }
+
+    /// Trains as one rank of a multi-process run (see the
+    /// [`collective`](crate::collective) module): every rank runs the same
+    /// trainer on the same data with the same settings, computes the shards
+    /// it owns, and the shard gradients are combined across ranks. The
+    /// ranks check at the start that their settings, network and data
+    /// shapes agree, and at the end of every epoch that their parameters
+    /// are still identical. Only rank 0 reports progress.
+    pub fn collective(mut self, collective: Arc<dyn Collective<T>>) -> Self {
+        self.collective = Some(collective);
+        self
+    }
+
+    /// Called at the end of every epoch, after [`Trainer::on_epoch`], with
+    /// the state to save for [`Trainer::resume`]; an error stops training.
+    pub fn on_checkpoint(mut self, f: impl FnMut(&TrainState<'_, T>) -> Result<(), TrainError> + Send + 'a) -> Self {
+        self.on_checkpoint = Some(Box::new(f));
+        self
+    }
+
+    /// Goes on from a saved state: `history` holds the epochs already done,
+    /// and the network and optimizer given to the run must be the ones saved
+    /// after the last of them. Training runs epochs `history.epochs.len() + 1
+    /// ..= epochs`, and the history returned holds them all. Shuffles and
+    /// learning-rate schedules depend on the epoch number alone, so the
+    /// result has the bits of an unbroken run.
+    pub fn resume(mut self, history: History) -> Self {
+        self.resume = history;
+        self
     }
 
     /// What gives δᴸ and E: a [`nn_core::Loss`] or any [`Objective`].
@@ -195,7 +253,19 @@ impl<'a, T: Float> Trainer<'a, T> {
     /// something is missing or shapes do not fit, and during training if a
     /// batch's loss is not finite.
     pub fn fit(self, net: &mut Network<T>) -> Result<History, TrainError> {
-        let Trainer { config, objective, optimizer, train, evals, metrics, on_epoch, schedule } = self;
+        let Trainer {
+            config,
+            objective,
+            optimizer,
+            train,
+            evals,
+            metrics,
+            on_epoch,
+            schedule,
+            on_checkpoint,
+            collective,
+            resume,
+        } = self;
         let objective = objective.ok_or_else(|| missing("objective: call .objective(&loss)"))?;
         let optimizer = optimizer.ok_or_else(|| missing("optimizer: call .optimizer(&mut sgd)"))?;
         let (x, y) = train.ok_or_else(|| missing("training set: call .train_set(&x, &y)"))?;
@@ -215,16 +285,30 @@ impl<'a, T: Float> Trainer<'a, T> {
                 config.batch_size
             )));
         }
+        if resume.epochs.iter().enumerate().any(|(i, r)| r.epoch != i + 1) {
+            return Err(TrainError::Config("the history to resume from must hold epochs 1, 2, … in order".into()));
+        }
         let threads = config.effective_threads();
         let execution = if threads > 1 { Execution::Parallel } else { Execution::Serial };
         let metrics = if metrics.is_empty() { vec![Metric::Loss] } else { metrics };
+        let mut dp = DataParallel::new(net, config.batch_size, config.effective_shard_size(), execution)?;
+        let mut progress = config.progress;
+        if let Some(c) = collective {
+            let settings = fingerprint(&config, net, x, y, resume.epochs.len(), c.combine().name());
+            check_agreement(&*c, settings, "the training settings, network, data shapes or resumed epoch")?;
+            check_agreement(&*c, parameter_hash(net), "the initial parameters")?;
+            if c.rank() != 0 {
+                progress = crate::progress::Progress::Silent;
+            }
+            dp = dp.with_collective(c)?;
+        }
         let mut run = Run {
-            dp: DataParallel::new(net, config.batch_size, config.effective_shard_size(), execution)?,
+            dp,
             evaluator: Evaluator::new(net, threads),
             preds: evals.iter().map(|e| Matrix::zeros(e.x.rows(), net.outputs())).collect(),
             losses: evals.iter().map(|e| vec![0.0; Evaluator::<T>::chunks(e.x.rows())]).collect(),
             order: (0..x.n_rows()).collect(),
-            reporter: Reporter::new(config.progress, config.epochs),
+            reporter: Reporter::new(progress, config.epochs),
             config,
             objective,
             optimizer,
@@ -234,6 +318,8 @@ impl<'a, T: Float> Trainer<'a, T> {
             metrics,
             on_epoch,
             schedule,
+            on_checkpoint,
+            resume: Some(resume),
             batches,
         };
         if threads > 1 {
@@ -286,6 +372,38 @@ fn check_set<T: Float>(net: &Network<T>, name: &str, x: &dyn RowSource<T>, y: &M
     Ok(())
 }
 
+/// A hash of what every rank of a multi-process run must share: the
+/// settings that shape the batches, the network's shape, the data's shape,
+/// the epoch resumed from and the combine mode.
+fn fingerprint<T: Float>(
+    config: &TrainConfig,
+    net: &Network<T>,
+    x: &dyn RowSource<T>,
+    y: &Matrix<T>,
+    resumed: usize,
+    combine: &str,
+) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (config.epochs, config.batch_size, config.effective_shard_size(), config.seed).hash(&mut h);
+    (config.shuffle, config.keep_last_partial, resumed, combine).hash(&mut h);
+    (x.n_rows(), x.n_cols(), y.rows(), y.cols(), std::mem::size_of::<T>()).hash(&mut h);
+    for l in net.layers() {
+        (l.inputs(), l.outputs(), format!("{:?}", l.activation())).hash(&mut h);
+    }
+    h.finish()
+}
+
+/// A hash of every parameter's bits.
+fn parameter_hash<T: Float>(net: &Network<T>) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for l in net.layers() {
+        for v in l.weights().as_slice().iter().chain(l.bias().as_slice()) {
+            v.to_f64().to_bits().hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
 /// Everything a run needs, allocated before the first epoch.
 struct Run<'a, T> {
     config: TrainConfig,
@@ -297,6 +415,9 @@ struct Run<'a, T> {
     metrics: Vec<Metric>,
     on_epoch: Option<EpochCallback<'a>>,
     schedule: Option<Schedule<'a>>,
+    on_checkpoint: Option<CheckpointCallback<'a, T>>,
+    /// The epochs done before this run (taken by `epochs`).
+    resume: Option<History>,
     batches: usize,
     dp: DataParallel<T>,
     evaluator: Evaluator<T>,
@@ -308,8 +429,8 @@ struct Run<'a, T> {
 
 impl<T: Float> Run<'_, T> {
     fn epochs(&mut self, net: &mut Network<T>) -> Result<History, TrainError> {
-        let mut history = History::default();
-        for epoch in 1..=self.config.epochs {
+        let mut history = self.resume.take().unwrap_or_default();
+        for epoch in history.epochs.len() + 1..=self.config.epochs {
             let record = match self.epoch(net, epoch) {
                 Ok(r) => r,
                 Err(e) => {
@@ -322,6 +443,11 @@ impl<T: Float> Run<'_, T> {
                 f(&record);
             }
             history.epochs.push(record);
+            if let Some(f) = &mut self.on_checkpoint {
+                let state =
+                    TrainState { epoch, net, optimizer: &*self.optimizer, history: &history, rank: self.dp.rank() };
+                f(&state)?;
+            }
         }
         Ok(history)
     }
@@ -353,6 +479,10 @@ impl<T: Float> Run<'_, T> {
         if let Some(value) = first_non_finite_parameter(net) {
             return Err(TrainError::NonFiniteParameters { epoch, value });
         }
+        if let Some(c) = self.dp.collective() {
+            check_agreement(&**c, parameter_hash(net), &format!("the parameters after epoch {epoch}"))?;
+        }
+        let comm = self.dp.take_comm();
         let eval_start = Instant::now();
         let mut eval = Vec::with_capacity(self.evals.len() * self.metrics.len());
         for (k, set) in self.evals.iter().enumerate() {
@@ -374,6 +504,8 @@ impl<T: Float> Run<'_, T> {
             samples_per_sec: seen as f64 / seconds.max(1e-12),
             eval_seconds: eval_start.elapsed().as_secs_f64(),
             eval,
+            comm_seconds: comm.seconds,
+            comm_bytes: comm.bytes,
         })
     }
 }
