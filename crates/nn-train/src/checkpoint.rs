@@ -48,11 +48,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use nn_core::{Activation, Dense, Float, Matrix, Network};
+use nn_core::{Activation, Dense, Float, Gradients, Matrix, Network, OptimizerState};
 use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
 
 use crate::atomic::write_atomic;
 use crate::error::CheckpointError;
+use crate::history::History;
 
 /// The largest checkpoint file [`load_safetensors`] reads: 4 GiB, a billion
 /// f32 parameters, far past any network this project trains.
@@ -97,11 +98,21 @@ pub fn to_safetensors_bytes<T: Float>(net: &Network<T>) -> Vec<u8> {
 /// The bytes of `net` with `extra` metadata beside the library's own keys
 /// (the caller has checked that none is reserved or repeated).
 fn bytes_with<T: Float>(net: &Network<T>, extra: &[(&str, &str)]) -> Vec<u8> {
+    bytes_with_tensors(net, extra, Vec::new())
+}
+
+/// As [`bytes_with`], with more tensors (name, shape, little-endian bytes) after the network's.
+fn bytes_with_tensors<T: Float>(
+    net: &Network<T>,
+    extra: &[(&str, &str)],
+    more: Vec<(String, Vec<usize>, Vec<u8>)>,
+) -> Vec<u8> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (i, layer) in net.layers().iter().enumerate() {
         tensors.push((weight_name(i), vec![layer.inputs(), layer.outputs()], le_bytes(layer.weights())));
         tensors.push((bias_name(i), vec![1, layer.outputs()], le_bytes(layer.bias())));
     }
+    tensors.extend(more);
     let views = tensors.iter().map(|(name, shape, bytes)| {
         let view = TensorView::new(dtype_of::<T>(), shape.clone(), bytes)
             .expect("byte length is rows × cols × dtype size by construction");
@@ -271,6 +282,12 @@ fn explain(e: &SafeTensorError, len: usize) -> String {
 
 /// Decodes safetensors `bytes` (named `origin` in errors) into a network.
 pub fn from_safetensors_bytes<T: Float>(bytes: &[u8], origin: &Path) -> Result<Network<T>, CheckpointError> {
+    decode(bytes, origin, false)
+}
+
+/// Decodes a network; with `training_state`, tensors named `optimizer.…`
+/// are left for [`load_training_state`] instead of refused.
+fn decode<T: Float>(bytes: &[u8], origin: &Path, training_state: bool) -> Result<Network<T>, CheckpointError> {
     let format_err = |reason: String| CheckpointError::Format { path: origin.into(), reason };
     let meta_err = |reason: String| CheckpointError::Metadata { path: origin.into(), reason };
     let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| format_err(explain(&e, bytes.len())))?;
@@ -316,21 +333,9 @@ pub fn from_safetensors_bytes<T: Float>(bytes: &[u8], origin: &Path) -> Result<N
             problems.push(format!("{name}: expected shape {rows}×{cols}, found {found}"));
             return None;
         }
-        let values: Vec<T> = match view.dtype() {
-            Dtype::F32 => view
-                .data()
-                .chunks_exact(4)
-                .map(|c| T::from_f64(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
-                .collect(),
-            Dtype::F64 => view
-                .data()
-                .chunks_exact(8)
-                .map(|c| T::from_f64(f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])))
-                .collect(),
-            other => {
-                problems.push(format!("{name}: dtype {other:?}, expected F32 or F64"));
-                return None;
-            }
+        let Some(values) = values_of::<T>(&view) else {
+            problems.push(format!("{name}: dtype {:?}, expected F32 or F64", view.dtype()));
+            return None;
         };
         Matrix::from_vec(rows, cols, values).ok()
     };
@@ -348,7 +353,8 @@ pub fn from_safetensors_bytes<T: Float>(bytes: &[u8], origin: &Path) -> Result<N
     }
     problems.extend(refused);
     let expected: Vec<String> = (0..activations.len()).flat_map(|i| [weight_name(i), bias_name(i)]).collect();
-    let mut extra: Vec<&String> = tensors.names().into_iter().filter(|n| !expected.contains(n)).collect();
+    let ours = |n: &String| expected.contains(n) || (training_state && n.starts_with(OPTIMIZER_PREFIX));
+    let mut extra: Vec<&String> = tensors.names().into_iter().filter(|n| !ours(n)).collect();
     extra.sort();
     problems.extend(extra.into_iter().map(|n| format!("{n}: not part of a {architecture} network")));
     if !problems.is_empty() {
@@ -370,4 +376,196 @@ fn check_finite<T: Float>(layers: &[Dense<T>], path: &Path) -> Result<(), Checkp
         }
     }
     Ok(())
+}
+
+/// Tensor names of an optimizer's state start with this, then the state's
+/// name and the parameter's: `optimizer.m.layers.0.weight`.
+const OPTIMIZER_PREFIX: &str = "optimizer.";
+
+/// Metadata keys of a training state (beside the model's own).
+const STATE_KEYS: [&str; 4] = ["training_epoch", "optimizer_steps", "optimizer_tensors", "history"];
+
+/// What [`load_training_state`] returns: everything [`save_training_state`]
+/// saved at the end of an epoch, to go on with
+/// [`Trainer::resume`](crate::Trainer::resume) and
+/// [`Optimizer::set_state`](nn_core::Optimizer::set_state).
+#[derive(Clone, Debug)]
+pub struct TrainingState<T> {
+    /// The network after the epoch.
+    pub net: Network<T>,
+    /// The optimizer's state after it.
+    pub optimizer: OptimizerState<T>,
+    /// The records of every epoch so far.
+    pub history: History,
+    /// The caller's own metadata (e.g. what run this is, to refuse resuming another).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Saves a training state (the network, the optimizer's state, the history
+/// so far, and `extra` metadata of the caller's) to `path`, through a
+/// temporary file and a rename, in one safetensors file: the network's
+/// tensors as in a model file, the optimizer's as
+/// `optimizer.<name>.layers.<i>.weight|bias`, the epoch, the step count and
+/// the history (JSON) in the metadata. ([`load_safetensors`] refuses it,
+/// naming the optimizer's tensors: a model is saved on its own.)
+///
+/// ```
+/// use nn_core::{Activation, Adam, Gradients, NetworkBuilder, Optimizer};
+/// use nn_train::checkpoint::{load_training_state, save_training_state};
+/// use rand::SeedableRng;
+/// let mut net = NetworkBuilder::new(2).dense(1, Activation::Sigmoid).build::<f32, _>(&mut rand::rngs::StdRng::seed_from_u64(1))?;
+/// let mut adam = Adam::new(0.1);
+/// let mut g = Gradients::zeros_like(&net);
+/// g.layers[0].weights.fill(0.5);
+/// adam.step(&mut net, &g)?;
+/// let path = std::env::temp_dir().join(format!("nn-train-state-{}.safetensors", std::process::id()));
+/// let history = nn_train::History::default();
+/// save_training_state(&path, &net, &adam.state(), &history, &[("run", "doc")])?;
+/// let back = load_training_state::<f32>(&path)?;
+/// assert_eq!((back.net, back.optimizer, back.metadata["run"].as_str()), (net, adam.state(), "doc"));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn save_training_state<T: Float>(
+    path: impl AsRef<Path>,
+    net: &Network<T>,
+    optimizer: &OptimizerState<T>,
+    history: &History,
+    extra: &[(&str, &str)],
+) -> Result<(), CheckpointError> {
+    let path = path.as_ref();
+    let meta_err = |reason: String| CheckpointError::Metadata { path: path.into(), reason };
+    for (i, (key, _)) in extra.iter().enumerate() {
+        if RESERVED_KEYS.contains(key) || STATE_KEYS.contains(key) || extra[..i].iter().any(|(k, _)| k == key) {
+            return Err(meta_err(format!("the key `{key}` is the library's own or given twice; use another name")));
+        }
+    }
+    check_finite(net.layers(), path)?;
+    let mut more = Vec::new();
+    for (name, g) in &optimizer.tensors {
+        if name.is_empty() || name.contains(['.', ',']) {
+            return Err(meta_err(format!("optimizer tensor name `{name}`: it must be non-empty, without `.` or `,`")));
+        }
+        for (i, layer) in g.layers.iter().enumerate() {
+            more.push((
+                format!("{OPTIMIZER_PREFIX}{name}.{}", weight_name(i)),
+                vec![layer.weights.rows(), layer.weights.cols()],
+                le_bytes(&layer.weights),
+            ));
+            more.push((
+                format!("{OPTIMIZER_PREFIX}{name}.{}", bias_name(i)),
+                vec![1, layer.bias.cols()],
+                le_bytes(&layer.bias),
+            ));
+        }
+    }
+    let history_json =
+        serde_json::to_string(history).map_err(|e| meta_err(format!("cannot encode the history: {e}")))?;
+    let names: Vec<&str> = optimizer.tensors.iter().map(|(n, _)| n.as_str()).collect();
+    let (epoch, steps, names) = (history.epochs.len().to_string(), optimizer.steps.to_string(), names.join(","));
+    let mut meta: Vec<(&str, &str)> = vec![
+        ("training_epoch", &epoch),
+        ("optimizer_steps", &steps),
+        ("optimizer_tensors", &names),
+        ("history", &history_json),
+    ];
+    meta.extend_from_slice(extra);
+    let bytes = bytes_with_tensors(net, &meta, more);
+    write_atomic(path, &bytes).map_err(|source| CheckpointError::Io { path: path.into(), source })
+}
+
+/// Loads what [`save_training_state`] saved, checking it as
+/// [`load_safetensors`] checks a model, and the optimizer's tensors against
+/// the network's shapes.
+pub fn load_training_state<T: Float>(path: impl AsRef<Path>) -> Result<TrainingState<T>, CheckpointError> {
+    let path = path.as_ref();
+    let bytes = nn_data::file::read_regular(path, CHECKPOINT_MAX_BYTES)
+        .map_err(|source| CheckpointError::Io { path: path.into(), source })?;
+    let net = decode::<T>(&bytes, path, true)?;
+    let meta_err = |reason: String| CheckpointError::Metadata { path: path.into(), reason };
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| CheckpointError::Format { path: path.into(), reason: explain(&e, bytes.len()) })?;
+    let info = header.metadata().clone().unwrap_or_default();
+    let get = |key: &str| {
+        info.get(key).ok_or_else(|| meta_err(format!("no `{key}` entry: a model file, not a training state")))
+    };
+    let history: History =
+        serde_json::from_str(get("history")?).map_err(|e| meta_err(format!("the history is not valid: {e}")))?;
+    let epoch: usize = get("training_epoch")?.parse().map_err(|_| meta_err("training_epoch is not a number".into()))?;
+    if history.epochs.len() != epoch || history.epochs.iter().enumerate().any(|(i, r)| r.epoch != i + 1) {
+        return Err(meta_err(format!("the history does not hold epochs 1 to {epoch} in order")));
+    }
+    let steps: u64 = get("optimizer_steps")?.parse().map_err(|_| meta_err("optimizer_steps is not a number".into()))?;
+    let tensors = SafeTensors::deserialize(&bytes)
+        .map_err(|e| CheckpointError::Format { path: path.into(), reason: explain(&e, bytes.len()) })?;
+    let mut state = OptimizerState { steps, tensors: Vec::new() };
+    let mut problems = Vec::new();
+    let names = get("optimizer_tensors")?;
+    for name in names.split(',').filter(|n| !n.is_empty()) {
+        let mut g = Gradients::zeros_like(&net);
+        for (i, layer) in g.layers.iter_mut().enumerate() {
+            for (tensor, m) in [(weight_name(i), &mut layer.weights), (bias_name(i), &mut layer.bias)] {
+                let full = format!("{OPTIMIZER_PREFIX}{name}.{tensor}");
+                match tensors.tensor(&full) {
+                    Ok(view) if view.shape().iter().product::<usize>() == m.as_slice().len() => {
+                        match values_of::<T>(&view) {
+                            Some(v) => m.as_mut_slice().copy_from_slice(&v),
+                            None => problems.push(format!("{full}: dtype {:?}, expected F32 or F64", view.dtype())),
+                        }
+                    }
+                    Ok(view) => {
+                        problems.push(format!("{full}: shape {:?}, expected {}×{}", view.shape(), m.rows(), m.cols()))
+                    }
+                    Err(_) => problems.push(format!("{full}: missing")),
+                }
+            }
+        }
+        state.tensors.push((name.to_string(), g));
+    }
+    let listed: Vec<&str> = names.split(',').filter(|n| !n.is_empty()).collect();
+    for n in tensors.names() {
+        let owner = n.strip_prefix(OPTIMIZER_PREFIX).and_then(|rest| rest.split('.').next());
+        if owner.is_some_and(|o| !listed.contains(&o)) {
+            problems.push(format!("{n}: not one of the optimizer tensors [{names}]"));
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort();
+        return Err(CheckpointError::Mismatch { path: path.into(), problems });
+    }
+    for (name, g) in &state.tensors {
+        for (i, layer) in g.layers.iter().enumerate() {
+            for (tensor, m) in [(weight_name(i), &layer.weights), (bias_name(i), &layer.bias)] {
+                if let Some(k) = m.as_slice().iter().position(|v| !v.is_finite()) {
+                    let value = m.as_slice()[k].to_f64();
+                    let tensor = format!("{OPTIMIZER_PREFIX}{name}.{tensor}");
+                    return Err(CheckpointError::NonFinite { path: path.into(), tensor, index: k, value });
+                }
+            }
+        }
+    }
+    let metadata = info
+        .into_iter()
+        .filter(|(k, _)| !RESERVED_KEYS.contains(&k.as_str()) && !STATE_KEYS.contains(&k.as_str()))
+        .collect();
+    Ok(TrainingState { net, optimizer: state, history, metadata })
+}
+
+/// A tensor's values as T (F32 or F64 data), or `None` for another dtype.
+fn values_of<T: Float>(view: &TensorView<'_>) -> Option<Vec<T>> {
+    match view.dtype() {
+        Dtype::F32 => Some(
+            view.data()
+                .chunks_exact(4)
+                .map(|c| T::from_f64(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]]))))
+                .collect(),
+        ),
+        Dtype::F64 => Some(
+            view.data()
+                .chunks_exact(8)
+                .map(|c| T::from_f64(f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])))
+                .collect(),
+        ),
+        _ => None,
+    }
 }

@@ -123,6 +123,8 @@ pub mod error;
 mod eval;
 pub mod history;
 pub mod metrics;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod parallel;
 pub mod progress;
 mod reduce;
@@ -132,7 +134,8 @@ pub mod trainer;
 pub use atomic::write_atomic;
 #[cfg(feature = "checkpoint")]
 pub use checkpoint::{
-    load_safetensors, load_safetensors_into, save_safetensors, save_safetensors_with, CHECKPOINT_MAX_BYTES,
+    load_safetensors, load_safetensors_into, load_training_state, save_safetensors, save_safetensors_with,
+    save_training_state, TrainingState, CHECKPOINT_MAX_BYTES,
 };
 pub use collective::{Collective, Combine};
 pub use error::{CheckpointError, TrainError};

@@ -310,3 +310,67 @@ fn only_regular_files_are_loaded() {
     assert!(e.to_string().contains("FIFO"), "{e}");
     std::fs::remove_file(&fifo).unwrap();
 }
+
+/// A training state after a few Adam steps, its history two epochs long.
+fn trained_state() -> (Network<f32>, nn_core::OptimizerState<f32>, nn_train::History) {
+    use nn_core::{Adam, Optimizer};
+    let mut network = net::<f32>(4);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let x = Matrix::from_fn(40, 6, |_, _| rng.random_range(-1.0f32..1.0));
+    let y = Matrix::from_fn(40, 3, |i, j| if i % 3 == j { 1.0f32 } else { 0.0 });
+    let mut adam = Adam::new(0.01);
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 8,
+        threads: Some(1),
+        progress: Progress::Silent,
+        ..TrainConfig::default()
+    };
+    let history = Trainer::new(&config)
+        .objective(&Loss::SoftmaxCrossEntropy(Reduction::Mean))
+        .optimizer(&mut adam)
+        .train_set(&x, &y)
+        .fit(&mut network)
+        .unwrap();
+    (network, adam.state(), history)
+}
+
+#[test]
+fn a_training_state_round_trips_with_its_optimizer_and_history() {
+    let (network, state, history) = trained_state();
+    let path = dir().join("state.safetensors");
+    nn_train::save_training_state(&path, &network, &state, &history, &[("run", "mnist seed=1")]).unwrap();
+    let back = nn_train::load_training_state::<f32>(&path).unwrap();
+    assert_eq!(back.net, network);
+    assert_eq!(back.optimizer, state);
+    assert_eq!(back.optimizer.steps, 10);
+    assert_eq!(back.history.epochs.len(), 2);
+    assert_eq!(back.history.train_losses(), history.train_losses());
+    assert_eq!(back.metadata.get("run").map(String::as_str), Some("mnist seed=1"));
+    // a model loader refuses it, naming the optimizer's tensors
+    let e = load_safetensors::<f32>(&path).unwrap_err().to_string();
+    assert!(e.contains("optimizer.m.layers.0.weight: not part of"), "{e}");
+    // and a model file is not a training state
+    let model = dir().join("model-not-state.safetensors");
+    save_safetensors(&network, &model).unwrap();
+    let e = nn_train::load_training_state::<f32>(&model).unwrap_err().to_string();
+    assert!(e.contains("no `history` entry: a model file, not a training state"), "{e}");
+    // reserved keys are refused
+    let e = nn_train::save_training_state(&path, &network, &state, &history, &[("history", "x")]).unwrap_err();
+    assert!(e.to_string().contains("`history`"), "{e}");
+}
+
+#[test]
+fn a_training_state_with_a_damaged_optimizer_tensor_is_refused() {
+    let (network, mut state, history) = trained_state();
+    state.tensors[1].1.layers[2].bias.fill(f32::NAN);
+    let path = dir().join("state-nan.safetensors");
+    nn_train::save_training_state(&path, &network, &state, &history, &[]).unwrap();
+    let e = nn_train::load_training_state::<f32>(&path).unwrap_err().to_string();
+    assert!(e.contains("optimizer.v.layers.2.bias holds NaN"), "{e}");
+    // a truncated file names itself
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 7]).unwrap();
+    let e = nn_train::load_training_state::<f32>(&path).unwrap_err().to_string();
+    assert!(e.contains("state-nan.safetensors") && e.contains("truncated"), "{e}");
+}
