@@ -67,6 +67,38 @@ pub struct ReproduceArgs {
     /// print its printed log beside ours, line by line, with the first differing digit.
     #[arg(long)]
     pub exact: bool,
+    /// mnist, mnist-best: run as one rank of an MPI job (start every rank with `mpirun -np N
+    /// target/release/xtask reproduce … --mpi exact`; needs the binary built with `--features mpi`).
+    /// exact: the weights of the one-process run, bit for bit; fast: one MPI_Allreduce per step, the
+    /// same accuracy, the last bits differ.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mpi: Option<MpiMode>,
+    /// mnist, mnist-best: go on from the checkpoint written after every epoch
+    /// (`<out>.checkpoint.safetensors`, beside the output folder), with the same bits as an unbroken run.
+    #[arg(long)]
+    pub resume: bool,
+    /// mnist, mnist-best: rows per mini-batch instead of the recipe's (16, 64); the bands then do not apply.
+    #[arg(long, value_name = "B", value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: Option<u64>,
+}
+
+/// How the ranks of an MPI run combine their gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MpiMode {
+    /// Gather every shard's gradient and sum them in the one-process order: bit-identical to one process.
+    Exact,
+    /// One MPI_Allreduce of the ranks' sums per step: less traffic, the last bits differ.
+    Fast,
+}
+
+impl MpiMode {
+    /// The trainer's setting.
+    pub fn combine(self) -> nn_train::Combine {
+        match self {
+            MpiMode::Exact => nn_train::Combine::Exact,
+            MpiMode::Fast => nn_train::Combine::Fast,
+        }
+    }
 }
 
 /// Flags of `gradcheck`.

@@ -31,6 +31,7 @@
 
 pub mod bench_report;
 pub mod cli;
+pub mod dist;
 pub mod error;
 pub mod experiments;
 pub mod gradcheck;
@@ -48,13 +49,28 @@ pub use report::{Band, Goal, Report, Row};
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Reproduce(args) => {
-            let opts = RunOptions::from_args(&args)?;
-            if args.experiment == Experiment::All {
-                reproduce_all(&opts)?;
-            } else {
-                reproduce(args.experiment, &opts)?;
+            let mut opts = RunOptions::from_args(&args)?;
+            let ranks = dist::start(&args)?;
+            let result = (|| {
+                if let Some(r) = &ranks {
+                    dist::check_ranks_agree(r, &args, &opts.data_dir.join("mnist"))?;
+                    opts.ranks = Some(r.clone());
+                }
+                if args.experiment == Experiment::All {
+                    reproduce_all(&opts)?;
+                } else {
+                    reproduce(args.experiment, &opts)?;
+                }
+                Ok(())
+            })();
+            match (result, ranks) {
+                (Err(e), Some(r)) if r.size() > 1 => {
+                    // one line from the failing rank, then the whole job ends
+                    eprintln!("error: rank {} of {} on {}: {e}", r.rank(), r.size(), r.host());
+                    r.abort(1)
+                }
+                (result, _) => result,
             }
-            Ok(())
         }
         Command::Gradcheck(args) => gradcheck::run(&args),
         Command::BenchReport(args) => bench_report::run(&args),

@@ -39,11 +39,16 @@ fn temp_path(path: &Path, pid: u32) -> PathBuf {
 }
 
 /// True unless this system can tell that no process `pid` runs: on Linux,
-/// `/proc/{pid}` is missing; elsewhere every process counts as running (so
+/// `/proc/{pid}` is missing or a zombie's; elsewhere every process counts as running (so
 /// nothing of another process is ever removed there).
 pub fn process_alive(pid: u32) -> bool {
     if cfg!(target_os = "linux") && Path::new("/proc/self").exists() {
-        Path::new("/proc").join(pid.to_string()).exists()
+        // a zombie (state Z: ended, not yet reaped, e.g. a killed child whose
+        // parent is gone in a container without an init that reaps) is gone too
+        match std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")) {
+            Ok(stat) => !matches!(stat.rsplit(')').next().and_then(|s| s.split_whitespace().next()), Some("Z" | "X")),
+            Err(_) => false,
+        }
     } else {
         true
     }

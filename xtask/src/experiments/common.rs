@@ -28,6 +28,18 @@ pub struct Ctx<'a> {
     pub epochs: usize,
     /// The tutorial's number of epochs (bands hold only for it).
     pub tutorial_epochs: usize,
+    /// mnist, mnist-best: where the training state goes after every epoch.
+    pub checkpoint: Option<Checkpointing>,
+}
+
+/// The training state saved after every epoch, for `--resume`.
+#[derive(Clone, Debug)]
+pub struct Checkpointing {
+    /// The file.
+    pub path: PathBuf,
+    /// What run it belongs to (experiment, seed, limit, batch): a state of
+    /// another run is refused.
+    pub run: String,
 }
 
 impl<'a> Ctx<'a> {
@@ -39,7 +51,18 @@ impl<'a> Ctx<'a> {
             seed: opts.seed.unwrap_or(DEFAULT_SEED),
             epochs: opts.epochs.unwrap_or(tutorial_epochs),
             tutorial_epochs,
+            checkpoint: None,
         }
+    }
+
+    /// True in one process and on rank 0 of an MPI run: the run that prints and writes.
+    pub fn is_root(&self) -> bool {
+        self.opts.is_root()
+    }
+
+    /// The mini-batch size: `--batch`, or the recipe's `default`.
+    pub fn batch(&self, default: usize) -> usize {
+        self.opts.batch.unwrap_or(default)
     }
 
     /// The `n` seeds of a sweep: `--seed` and the ones after it, wrapping
@@ -58,7 +81,7 @@ impl<'a> Ctx<'a> {
     /// True when the run uses the tutorial's epochs and all the data, so the
     /// tutorial's bands apply.
     pub fn comparable(&self) -> bool {
-        self.epochs == self.tutorial_epochs && self.opts.limit.is_none()
+        self.epochs == self.tutorial_epochs && self.opts.limit.is_none() && self.opts.batch.is_none()
     }
 
     /// True when this run trains at least `epoch` epochs (so a figure of the
@@ -102,7 +125,7 @@ impl<'a> Ctx<'a> {
 
     /// Prints a line unless `--quiet`.
     pub fn say(&self, line: impl AsRef<str>) {
-        if !self.opts.quiet {
+        if !self.opts.quiet && self.is_root() {
             println!("{}", line.as_ref());
         }
     }
@@ -114,9 +137,20 @@ impl<'a> Ctx<'a> {
         r.seed = self.seed;
         r.epochs = self.epochs;
         // The one header of the run (also under --quiet: it names what the table is about).
-        println!("== {name} — {title}");
-        println!("   seed {}, {} epochs{}", self.seed, self.epochs, self.limit_note());
+        if self.is_root() {
+            println!("== {name} — {title}");
+            println!("   seed {}, {} epochs{}{}", self.seed, self.epochs, self.limit_note(), self.ranks_note());
+        }
         r
+    }
+
+    fn ranks_note(&self) -> String {
+        let batch = self.opts.batch.map_or(String::new(), |b| format!(", batch {b} (--batch)"));
+        let ranks =
+            self.opts.ranks.as_ref().map_or(String::new(), |r| {
+                format!(", {} MPI ranks ({} combine)", r.size(), r.collective.combine().name())
+            });
+        batch + &ranks
     }
 
     fn limit_note(&self) -> String {
@@ -125,6 +159,9 @@ impl<'a> Ctx<'a> {
 
     /// Draws `chart` into the output folder and lists it in the report.
     pub fn plot(&self, report: &mut Report, file: &str, caption: &str, chart: &Chart) -> Result<()> {
+        if !self.is_root() {
+            return Ok(());
+        }
         draw_chart(&self.out_dir.join(file), chart)?;
         report.plots.push(PlotRef { file: file.into(), caption: caption.into() });
         Ok(())
@@ -142,6 +179,9 @@ impl<'a> Ctx<'a> {
         preprocessing: &str,
         extra: &[(&str, &str)],
     ) -> Result<()> {
+        if !self.is_root() {
+            return Ok(());
+        }
         let mut meta = vec![("preprocessing", preprocessing)];
         meta.extend_from_slice(extra);
         nn_train::save_safetensors_with(net, self.out_dir.join(file), &meta)?;
@@ -151,6 +191,9 @@ impl<'a> Ctx<'a> {
 
     /// Draws a confusion-matrix heat map and lists it in the report.
     pub fn confusion(&self, report: &mut Report, file: &str, caption: &str, counts: &[Vec<usize>]) -> Result<()> {
+        if !self.is_root() {
+            return Ok(());
+        }
         draw_confusion(&self.out_dir.join(file), caption, counts)?;
         report.plots.push(PlotRef { file: file.into(), caption: caption.into() });
         Ok(())

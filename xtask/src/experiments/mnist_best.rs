@@ -17,7 +17,7 @@ use nn_train::Metric;
 
 use crate::error::Result;
 use crate::experiments::common::{predict_classes, Ctx};
-use crate::experiments::train::{history_json, Fit};
+use crate::experiments::train::{comm_rows, history_json, Fit};
 use crate::plot::{Chart, Series, Span};
 use crate::report::{Goal, Report, Row};
 use nn_train::metrics::confusion_matrix;
@@ -56,7 +56,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         .biases(Init::Zeros)
         .build::<f32, _>(&mut rng)?;
     let mut adam = Adam::<f32>::new(LR);
-    let fit = Fit::rows(ctx, &train.x, &train.y, 64)
+    let fit = Fit::rows(ctx, &train.x, &train.y, ctx.batch(64))
         .keep_last(true)
         .eval("test", &test)
         .accuracy()
@@ -74,6 +74,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     });
     report.rows.push(Row::with_text("wall time of training (s)", train_seconds, format!("{train_seconds:.1}")));
     report.rows.push(Row::new("seconds per epoch (mean)", history.mean_seconds(), 2));
+    report.rows.extend(comm_rows(ctx, &history, train.len().div_ceil(ctx.batch(64))));
     report.rows.push(Row::with_text("parameters", net.parameter_count() as f64, net.parameter_count().to_string()));
 
     let labels = test.labels.clone().unwrap_or_else(|| nn_data::argmax_rows(&test.y));

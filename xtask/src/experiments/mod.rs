@@ -42,6 +42,12 @@ pub struct RunOptions {
     pub limit: Option<usize>,
     /// Run the tutorial's own computation (f64, numpy's random stream) instead of ours.
     pub exact: bool,
+    /// mnist, mnist-best: rows per mini-batch instead of the recipe's.
+    pub batch: Option<usize>,
+    /// mnist, mnist-best: go on from the per-epoch checkpoint.
+    pub resume: bool,
+    /// The ranks of an MPI run (`--mpi`); `None`: one process.
+    pub ranks: Option<crate::dist::Ranks>,
 }
 
 impl Default for RunOptions {
@@ -55,6 +61,9 @@ impl Default for RunOptions {
             quiet: false,
             limit: None,
             exact: false,
+            batch: None,
+            resume: false,
+            ranks: None,
         }
     }
 }
@@ -62,6 +71,16 @@ impl Default for RunOptions {
 impl RunOptions {
     /// Options from the parsed flags.
     pub fn from_args(args: &ReproduceArgs) -> Result<Self> {
+        let recipe = matches!(args.experiment, Experiment::Mnist | Experiment::MnistBest) && !args.exact;
+        for (given, flag) in [(args.batch.is_some(), "--batch"), (args.resume, "--resume")] {
+            if given && !recipe {
+                return Err(XtaskError::Failed(format!(
+                    "{flag} applies to mnist and mnist-best (without --exact), not to {}{}",
+                    args.experiment.name(),
+                    if args.exact { " --exact" } else { "" }
+                )));
+            }
+        }
         Ok(RunOptions {
             seed: args.seed,
             epochs: args.epochs.map(|e| e as usize),
@@ -71,7 +90,15 @@ impl RunOptions {
             quiet: args.quiet,
             limit: args.limit.map(|l| l as usize),
             exact: args.exact,
+            batch: args.batch.map(|b| b as usize),
+            resume: args.resume,
+            ranks: None,
         })
+    }
+
+    /// True in one process, and on rank 0 of an MPI run: the run that prints and writes.
+    pub fn is_root(&self) -> bool {
+        self.ranks.as_ref().is_none_or(|r| r.is_root())
     }
 
     /// The folder an experiment writes into when run alone (`<name>-exact` for an exact run).
@@ -98,7 +125,6 @@ impl RunOptions {
 /// results as they were. An output folder that cannot be written, or that
 /// another run is writing, is an error before any training.
 pub fn reproduce_into(experiment: Experiment, opts: &RunOptions, out_dir: PathBuf) -> Result<Report> {
-    let run_dir = RunDir::lock(&out_dir)?;
     let start = Instant::now();
     let tutorial_epochs = match experiment {
         Experiment::Mnist => mnist::EPOCHS,
@@ -112,25 +138,54 @@ pub fn reproduce_into(experiment: Experiment, opts: &RunOptions, out_dir: PathBu
             return Err(XtaskError::Failed("`all` is not a single experiment; use reproduce_all".into()));
         }
     };
-    let ctx = common::Ctx::new(opts, run_dir.staging(), tutorial_epochs);
-    let run = || match experiment {
-        e if opts.exact => exact::run(e, &ctx),
-        Experiment::Mnist => mnist::run(&ctx),
-        Experiment::Nielsen => nielsen::run(&ctx),
-        Experiment::Boston => boston::run(&ctx),
-        Experiment::Digits => digits::run(&ctx),
-        Experiment::Regression => regression::run(&ctx),
-        Experiment::Xor => xor::run(&ctx),
-        Experiment::MnistBest => mnist_best::run(&ctx),
+    let run = |ctx: &common::Ctx| match experiment {
+        e if opts.exact => exact::run(e, ctx),
+        Experiment::Mnist => mnist::run(ctx),
+        Experiment::Nielsen => nielsen::run(ctx),
+        Experiment::Boston => boston::run(ctx),
+        Experiment::Digits => digits::run(ctx),
+        Experiment::Regression => regression::run(ctx),
+        Experiment::Xor => xor::run(ctx),
+        Experiment::MnistBest => mnist_best::run(ctx),
         Experiment::All => unreachable!("handled above"),
     };
-    let mut report = run()?;
+    // mnist and mnist-best save their training state after every epoch, beside the output folder
+    let checkpoint = matches!(experiment, Experiment::Mnist | Experiment::MnistBest) && !opts.exact;
+    let checkpoint = checkpoint.then(|| common::Checkpointing {
+        path: checkpoint_path(&out_dir),
+        run: format!(
+            "{} seed {} limit {:?} batch {:?}",
+            experiment.name(),
+            opts.seed.unwrap_or(common::DEFAULT_SEED),
+            opts.limit,
+            opts.batch
+        ),
+    });
+    if !opts.is_root() {
+        // another rank of an MPI run: trains its part, writes and prints nothing
+        let mut ctx = common::Ctx::new(opts, &out_dir, tutorial_epochs);
+        ctx.checkpoint = checkpoint;
+        return run(&ctx);
+    }
+    let run_dir = RunDir::lock(&out_dir)?;
+    let mut ctx = common::Ctx::new(opts, run_dir.staging(), tutorial_epochs);
+    ctx.checkpoint = checkpoint;
+    let mut report = run(&ctx)?;
     report.wall_seconds = start.elapsed().as_secs_f64();
     report.write_json(run_dir.staging())?;
     write_run_report_md(run_dir.staging(), &report, &machine())?;
     run_dir.commit()?;
     print!("{}", report.to_text(&out_dir));
     Ok(report)
+}
+
+/// Where the training state of a run into `out_dir` is saved after every
+/// epoch: `<out_dir>.checkpoint.safetensors`, beside the folder (so that a
+/// failed run, which leaves the folder as it was, keeps it).
+pub fn checkpoint_path(out_dir: &std::path::Path) -> PathBuf {
+    let mut name = out_dir.file_name().map(|n| n.to_os_string()).unwrap_or_else(|| "run".into());
+    name.push(".checkpoint.safetensors");
+    out_dir.with_file_name(name)
 }
 
 /// Runs one experiment into its default (or `--out`) folder.

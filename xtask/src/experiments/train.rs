@@ -14,11 +14,13 @@ use nn_train::{Metric, Progress, TrainConfig, Trainer};
 
 pub use nn_train::History;
 
-use crate::error::Result;
+use crate::error::{Result, XtaskError};
 use crate::experiments::common::Ctx;
+use crate::report::Row;
 
 /// A training run: data, batching, evaluation; [`Fit::run`] trains.
 pub struct Fit<'a> {
+    ctx: &'a Ctx<'a>,
     x: &'a dyn RowSource<f32>,
     y: &'a Matrix<f32>,
     config: TrainConfig,
@@ -46,7 +48,7 @@ impl<'a> Fit<'a> {
             progress: if ctx.opts.quiet { Progress::Silent } else { Progress::Auto },
             ..TrainConfig::default()
         };
-        Fit { x, y, config, evals: Vec::new(), metrics: Vec::new(), schedule: None }
+        Fit { ctx, x, y, config, evals: Vec::new(), metrics: Vec::new(), schedule: None }
     }
 
     /// Keep (true) or drop (false) the last partial batch.
@@ -104,12 +106,37 @@ impl<'a> Fit<'a> {
     }
 
     /// Trains `net` with `objective` (a [`nn_core::Loss`] or an experiment's
-    /// own rule) and `optimizer`.
+    /// own rule) and `optimizer`. With the context's checkpointing (mnist,
+    /// mnist-best) the training state is saved after every epoch, and
+    /// `--resume` starts from it; in an MPI run the ranks train together.
     pub fn run<O, P>(self, net: &mut Network<f32>, objective: &O, optimizer: &mut P) -> Result<History>
     where
         O: Objective<f32>,
         P: Optimizer<f32> + Send,
     {
+        let ctx = self.ctx;
+        let mut resumed = None;
+        if let (Some(cp), true) = (&ctx.checkpoint, ctx.opts.resume) {
+            if !cp.path.is_file() {
+                return Err(XtaskError::Failed(format!(
+                    "--resume: no checkpoint at {} (it is written after every epoch of a run into the folder beside it)",
+                    cp.path.display()
+                )));
+            }
+            let state = nn_train::load_training_state::<f32>(&cp.path)?;
+            let saved_run = state.metadata.get("run").map_or("an unnamed run", String::as_str);
+            if saved_run != cp.run || state.net.widths() != net.widths() {
+                return Err(XtaskError::Failed(format!(
+                    "--resume: {} holds the state of `{saved_run}`, not of `{}`; run without --resume to start over",
+                    cp.path.display(),
+                    cp.run
+                )));
+            }
+            optimizer.set_state(&state.net, state.optimizer)?;
+            *net = state.net;
+            ctx.say(format!("resuming after epoch {} from {}", state.history.epochs.len(), cp.path.display()));
+            resumed = Some(state.history);
+        }
         let mut trainer = Trainer::new(&self.config)
             .objective(objective)
             .optimizer(optimizer)
@@ -121,8 +148,35 @@ impl<'a> Fit<'a> {
         if let Some(f) = self.schedule {
             trainer = trainer.lr_schedule(f);
         }
+        if let Some(history) = resumed {
+            trainer = trainer.resume(history);
+        }
+        if let Some(r) = &ctx.opts.ranks {
+            trainer = trainer.collective(r.collective.clone());
+        }
+        if let (Some(cp), true) = (&ctx.checkpoint, ctx.is_root()) {
+            let (path, run) = (cp.path.clone(), cp.run.clone());
+            trainer = trainer.on_checkpoint(move |s| {
+                let state = s.optimizer.state();
+                Ok(nn_train::save_training_state(&path, s.net, &state, s.history, &[("run", &run)])?)
+            });
+        }
         Ok(trainer.fit(net)?)
     }
+}
+
+/// The rows of a multi-process run's report: ranks, and per step the time
+/// spent in exchanges and the bytes each rank sent (none in one process).
+pub fn comm_rows(ctx: &Ctx, history: &History, steps_per_epoch: usize) -> Vec<Row> {
+    let Some(r) = &ctx.opts.ranks else { return Vec::new() };
+    let steps = (history.epochs.len() * steps_per_epoch).max(1) as f64;
+    let seconds: f64 = history.epochs.iter().map(|e| e.comm_seconds).sum();
+    let bytes: u64 = history.epochs.iter().map(|e| e.comm_bytes).sum();
+    vec![
+        Row::with_text("MPI ranks", r.size() as f64, format!("{} ({})", r.size(), r.collective.combine().name())),
+        Row::new("rank 0: exchange time per step (ms)", seconds / steps * 1e3, 3),
+        Row::with_text("rank 0: bytes sent per step", bytes as f64 / steps, format!("{:.0}", bytes as f64 / steps)),
+    ]
 }
 
 /// A history as JSON (one record per epoch).
