@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::bench_report::BenchReportArgs;
+pub use crate::mpi_report::MpiReportArgs;
 
 /// backprop-rs tasks: reproduce the tutorials' experiments, check gradients.
 #[derive(Debug, Parser)]
@@ -30,6 +31,9 @@ pub enum Command {
     /// Print the benchmark tables and target ratios (Markdown) from criterion's saved results
     /// (run `cargo bench -p benches` first).
     BenchReport(BenchReportArgs),
+    /// Measure mnist epochs as 1 process and as several MPI processes (exact and fast) on this machine, fit
+    /// the cost model and print the README's tables (needs `--features mpi` and mpirun).
+    MpiReport(MpiReportArgs),
 }
 
 /// Flags of `reproduce`.

@@ -35,6 +35,7 @@ pub mod dist;
 pub mod error;
 pub mod experiments;
 pub mod gradcheck;
+pub mod mpi_report;
 pub mod paths;
 pub mod plot;
 pub mod report;
@@ -74,5 +75,6 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Gradcheck(args) => gradcheck::run(&args),
         Command::BenchReport(args) => bench_report::run(&args),
+        Command::MpiReport(args) => mpi_report::run(&args),
     }
 }
