@@ -249,8 +249,26 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Least squares of t = α·messages + β·bytes over (bytes, t, messages).
+/// Least squares of t = α·messages + β·bytes over (bytes, t, messages),
+/// with α, β ≥ 0 (a negative one, which noise can give, is set to 0 and the
+/// other refitted alone).
 fn fit(points: &[(f64, f64, f64)]) -> (f64, f64) {
+    let (alpha, beta) = fit_free(points);
+    let through = |a: &dyn Fn(&(f64, f64, f64)) -> f64| {
+        let (num, den) = points.iter().fold((0.0, 0.0), |(n, d), p| (n + a(p) * p.1, d + a(p) * a(p)));
+        (num / den.max(1e-300)).max(0.0)
+    };
+    if alpha < 0.0 {
+        (0.0, through(&|p| p.0))
+    } else if beta < 0.0 {
+        (through(&|p| p.2), 0.0)
+    } else {
+        (alpha, beta)
+    }
+}
+
+/// Unconstrained least squares of [`fit`].
+fn fit_free(points: &[(f64, f64, f64)]) -> (f64, f64) {
     let (mut aa, mut ab, mut bb, mut at, mut bt) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for &(x, t, m) in points {
         aa += m * m;
@@ -298,6 +316,11 @@ mod tests {
             .collect();
         let (a, b) = fit(&pts);
         assert!((a - 20e-6).abs() < 1e-12 && (b - 1e-9).abs() < 1e-15, "{a} {b}");
+        // a line through the origin: α would come out negative with noise; it is 0, β refitted
+        let pts = [(1e5, 0.9e-4, 1.0), (4e5, 4.1e-4, 1.0)];
+        let (a, b) = fit(&pts);
+        assert_eq!(a, 0.0);
+        assert!((b - 1.02e-9).abs() < 0.02e-9, "{b}");
     }
 
     #[test]
