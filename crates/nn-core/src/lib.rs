@@ -66,6 +66,7 @@ pub mod numpy_rng;
 pub mod optim;
 pub mod rows;
 pub mod shuffle;
+pub mod vector;
 
 pub use activation::Activation;
 pub use dense::Dense;

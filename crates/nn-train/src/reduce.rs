@@ -132,17 +132,12 @@ fn tree_sum<'s, T: Float>(run: &dyn Fn(usize) -> &'s [T], k: usize, lo: usize, s
         }
     } else if half == 1 {
         // a pair: one pass
-        out.iter_mut().zip(run(lo).iter().zip(run(lo + 1))).for_each(|(o, (&a, &b))| *o = a + b);
+        nn_core::vector::add(out, run(lo), run(lo + 1));
     } else {
         tree_sum(run, k, lo, half, out);
         let mut right = [T::ZERO; RUN];
         let right = &mut right[..out.len()];
         tree_sum(run, k, lo + half, half, right);
-        add_slice(out, right);
+        nn_core::vector::add_assign(out, right);
     }
-}
-
-#[inline]
-fn add_slice<T: Float>(a: &mut [T], b: &[T]) {
-    a.iter_mut().zip(b).for_each(|(x, &y)| *x += y);
 }
