@@ -119,12 +119,28 @@ impl<T: Float> Dense<T> {
         dw: &mut Matrix<T>,
         db: &mut Matrix<T>,
         down: Option<MatMut<'_, T>>,
+        add: bool,
     ) -> Result<(), ShapeError> {
-        gemm(T::ONE, x, Op::T, delta, Op::N, T::ZERO, dw.view_mut())?;
+        // with `add`, each element becomes g + (what β = 0 would write), one rounding
+        // (exactly so for x.rows() ≤ SINGLE_PASS_K)
+        gemm(T::ONE, x, Op::T, delta, Op::N, if add { T::ONE } else { T::ZERO }, dw.view_mut())?;
         let db = db.as_mut_slice();
-        db.fill(T::ZERO);
-        for i in 0..delta.rows() {
-            db.iter_mut().zip(delta.row(i)).for_each(|(s, &d)| *s += d);
+        if add {
+            // 1ᵀδ summed from zero, as below, then added: g + (the new sum), one rounding
+            const CHUNK: usize = 64;
+            for (c0, part) in db.chunks_mut(CHUNK).enumerate().map(|(i, p)| (i * CHUNK, p)) {
+                let mut sum = [T::ZERO; CHUNK];
+                let sum = &mut sum[..part.len()];
+                for i in 0..delta.rows() {
+                    sum.iter_mut().zip(&delta.row(i)[c0..]).for_each(|(s, &d)| *s += d);
+                }
+                part.iter_mut().zip(sum.iter()).for_each(|(g, &s)| *g += s);
+            }
+        } else {
+            db.fill(T::ZERO);
+            for i in 0..delta.rows() {
+                db.iter_mut().zip(delta.row(i)).for_each(|(s, &d)| *s += d);
+            }
         }
         if let Some(down) = down {
             gemm(T::ONE, delta, Op::N, self.weights.view(), Op::T, T::ZERO, down)?;

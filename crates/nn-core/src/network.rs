@@ -209,6 +209,18 @@ impl<T: Float> Network<T> {
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
     ) -> Result<(), ShapeError> {
+        self.backward_into(x, ws, grads, false)
+    }
+
+    /// [`Network::backward`], writing the gradients into `grads` or, with
+    /// `add`, adding them to it (see [`Network::add_loss_and_gradients`]).
+    fn backward_into(
+        &self,
+        x: MatRef<'_, T>,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+        add: bool,
+    ) -> Result<(), ShapeError> {
         self.check_input(&x)?;
         grads.check(self)?;
         if ws.rows != x.rows() || ws.u.len() != self.layers.len() {
@@ -226,7 +238,7 @@ impl<T: Float> Network<T> {
             let down: Option<MatMut<'_, T>> =
                 if l > 0 { Some(below[l - 1].view_mut()) } else { ws.input_grad.as_mut().map(Matrix::view_mut) };
             let g = &mut grads.layers[l];
-            layer.backward(input, delta, &mut g.weights, &mut g.bias, down)?;
+            layer.backward(input, delta, &mut g.weights, &mut g.bias, down, add)?;
             if l > 0 {
                 // δˡ⁻¹ = (δˡ Wˡᵀ) ⊙ φ′(Uˡ⁻¹)
                 self.layers[l - 1].activation().backward(
@@ -257,6 +269,50 @@ impl<T: Float> Network<T> {
         self.forward(x, ws)?;
         let e = objective.output_delta(self, t, ws, divisor)?;
         self.backward(x, ws, grads)?;
+        Ok(e)
+    }
+
+    /// As [`Network::loss_and_gradients`], but adds this batch's gradients to
+    /// `grads` instead of overwriting them: each element becomes `g + p`, one
+    /// rounding, where `p` has the bits `loss_and_gradients` would write —
+    /// exactly so for a batch of at most [`gemm::SINGLE_PASS_K`](crate::gemm::SINGLE_PASS_K)
+    /// rows (a longer one is added to `g` in more than one piece). So for
+    /// two shards g₀, g₁ of a batch, `loss_and_gradients` on the first and
+    /// this on the second give g₀ + g₁ with the bits of summing two separate
+    /// buffers, without the second buffer and the pass that sums them: a
+    /// single-threaded trainer adds shard pairs this way.
+    ///
+    /// ```
+    /// use nn_core::{Activation, Dense, Gradients, Loss, Matrix, Network, Reduction, Workspace};
+    /// let layer = Dense::new(Matrix::from_fn(3, 2, |i, j| (i + 2 * j) as f32 / 7.0), Matrix::zeros(1, 2), Activation::Tanh).unwrap();
+    /// let net = Network::new(vec![layer]).unwrap();
+    /// let x = Matrix::from_fn(8, 3, |i, j| ((i * 3 + j) % 5) as f32 / 3.0);
+    /// let t = Matrix::from_fn(8, 2, |i, j| ((i + j) % 2) as f32);
+    /// let loss = Loss::Mse(Reduction::Mean);
+    /// let (a, b) = (x.rows_range(0, 4), x.rows_range(4, 8));
+    /// let (ta, tb) = (t.view().rows_range(0, 4), t.view().rows_range(4, 8));
+    /// let mut ws = Workspace::new(&net, 4);
+    /// // two buffers, summed
+    /// let (mut g0, mut g1) = (Gradients::zeros_like(&net), Gradients::zeros_like(&net));
+    /// net.loss_and_gradients(a, ta, &loss, 8, &mut ws, &mut g0).unwrap();
+    /// net.loss_and_gradients(b, tb, &loss, 8, &mut ws, &mut g1).unwrap();
+    /// let summed: Vec<f32> = g0.layers[0].weights.as_slice().iter().zip(g1.layers[0].weights.as_slice()).map(|(p, q)| p + q).collect();
+    /// // one buffer, the second shard added in place
+    /// net.add_loss_and_gradients(b, tb, &loss, 8, &mut ws, &mut g0).unwrap();
+    /// assert_eq!(g0.layers[0].weights.as_slice(), &summed[..]);
+    /// ```
+    pub fn add_loss_and_gradients<O: Objective<T> + ?Sized>(
+        &self,
+        x: MatRef<'_, T>,
+        t: MatRef<'_, T>,
+        objective: &O,
+        divisor: usize,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+    ) -> Result<T, ShapeError> {
+        self.forward(x, ws)?;
+        let e = objective.output_delta(self, t, ws, divisor)?;
+        self.backward_into(x, ws, grads, true)?;
         Ok(e)
     }
 

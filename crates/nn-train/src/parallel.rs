@@ -45,7 +45,7 @@ use rayon::prelude::*;
 
 use crate::collective::{owner, Collective, Combine};
 use crate::error::TrainError;
-use crate::reduce::{sum_into, Slice};
+use crate::reduce::{sum_into, Slice, Strided};
 use crate::shards::ShardPlan;
 
 /// Where the shards of a batch run.
@@ -78,8 +78,9 @@ impl<T> AsRef<Gradients<T>> for Shard<T> {
 /// Where the last batch's gradients are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Computed {
-    /// In the first k shards, not summed yet.
-    Shards(usize),
+    /// In the first k shards, not summed yet; with stride 2, the even slots
+    /// hold the sums of the shard pairs (2j, 2j + 1), added in place.
+    Shards(usize, usize),
     /// Summed into ∇E.
     Reduced,
     /// Used by an element-wise step (∇E was never written), or nothing computed yet.
@@ -320,11 +321,14 @@ impl<T: Float> DataParallel<T> {
         check_targets(x.n_rows(), t.rows())?;
         check_indices(x.n_rows(), indices)?;
         let plan = self.plan;
-        self.run(k, |i, s| {
+        self.run(k, |i, s, into| {
             let rows = &indices[plan.range(n, i)];
             s.x.gather_rows_from(x, rows);
             s.t.gather_rows_from(t, rows);
-            s.loss = net.loss_and_gradients(s.x.view(), s.t.view(), objective, n, &mut s.ws, &mut s.grads)?;
+            s.loss = match into {
+                None => net.loss_and_gradients(s.x.view(), s.t.view(), objective, n, &mut s.ws, &mut s.grads)?,
+                Some(g) => net.add_loss_and_gradients(s.x.view(), s.t.view(), objective, n, &mut s.ws, g)?,
+            };
             Ok(())
         })
     }
@@ -342,10 +346,13 @@ impl<T: Float> DataParallel<T> {
         let k = self.shards_for(n)?;
         check_targets(n, t.rows())?;
         let plan = self.plan;
-        let e = self.run(k, |i, s| {
+        let e = self.run(k, |i, s, into| {
             let r = plan.range(n, i);
             let (xs, ts) = (x.rows_range(r.start, r.end), t.rows_range(r.start, r.end));
-            s.loss = net.loss_and_gradients(xs, ts, objective, n, &mut s.ws, &mut s.grads)?;
+            s.loss = match into {
+                None => net.loss_and_gradients(xs, ts, objective, n, &mut s.ws, &mut s.grads)?,
+                Some(g) => net.add_loss_and_gradients(xs, ts, objective, n, &mut s.ws, g)?,
+            };
             Ok(())
         })?;
         self.reduce()?;
@@ -359,7 +366,7 @@ impl<T: Float> DataParallel<T> {
     /// in fast mode ∇E is summed already.
     fn run<F>(&mut self, k: usize, shard: F) -> Result<T, ShapeError>
     where
-        F: Fn(usize, &mut Shard<T>) -> Result<(), ShapeError> + Sync,
+        F: Fn(usize, &mut Shard<T>, Option<&mut Gradients<T>>) -> Result<(), ShapeError> + Sync,
     {
         self.computed = Computed::Spent;
         let (rank, ranks) = self.rank();
@@ -371,25 +378,45 @@ impl<T: Float> DataParallel<T> {
             Combine::Exact => (owner(s, ranks) == rank).then_some(s),
             Combine::Fast => (s < m).then_some(rank + s * ranks),
         };
+        // One thread, one process: shard 2j + 1 adds its gradient into shard
+        // 2j's buffer (`add_loss_and_gradients`: the same bits as the tree's
+        // first level, g₂ⱼ + g₂ⱼ₊₁), so the step sums half as many buffers.
+        let pairs = self.execution == Execution::Serial
+            && ranks == 1
+            && k > 1
+            && self.plan.shard_size() <= nn_core::gemm::SINGLE_PASS_K;
         let shards = &mut self.shards[..k];
         match self.execution {
             Execution::Parallel if k > 1 => {
                 let mine = shards.par_iter_mut().enumerate().filter_map(|(s, st)| global(s).map(|g| (g, st)));
-                mine.try_for_each(|(g, st)| shard(g, st))?;
+                mine.try_for_each(|(g, st)| shard(g, st, None))?;
+            }
+            _ if pairs => {
+                for (j, pair) in shards.chunks_mut(2).enumerate() {
+                    let (first, second) = pair.split_at_mut(1);
+                    shard(2 * j, &mut first[0], None)?;
+                    if let Some(second) = second.first_mut() {
+                        shard(2 * j + 1, second, Some(&mut first[0].grads))?;
+                    }
+                }
             }
             _ => {
                 let mut mine = shards.iter_mut().enumerate().filter_map(|(s, st)| global(s).map(|g| (g, st)));
-                mine.try_for_each(|(g, st)| shard(g, st))?;
+                mine.try_for_each(|(g, st)| shard(g, st, None))?;
             }
         }
+        if pairs {
+            self.computed = Computed::Shards(k, 2);
+            return Ok(self.shards[..k].iter().fold(T::ZERO, |e, s| e + s.loss));
+        }
         if ranks == 1 {
-            self.computed = Computed::Shards(k);
+            self.computed = Computed::Shards(k, 1);
             return Ok(self.shards[..k].iter().fold(T::ZERO, |e, s| e + s.loss));
         }
         match combine {
             Combine::Exact => {
                 self.exchange_exact(k)?;
-                self.computed = Computed::Shards(k);
+                self.computed = Computed::Shards(k, 1);
                 Ok(self.shards[..k].iter().fold(T::ZERO, |e, s| e + s.loss))
             }
             Combine::Fast => {
@@ -444,7 +471,7 @@ impl<T: Float> DataParallel<T> {
                 if m == 0 {
                     out.fill(T::ZERO);
                 } else {
-                    sum_into(Slice { offset: 0, out }, (layer, is_weight), shards, parts)?;
+                    sum_into(Slice { offset: 0, out }, (layer, is_weight), Strided(shards, 1), parts)?;
                 }
             }
         }
@@ -470,8 +497,8 @@ impl<T: Float> DataParallel<T> {
 
     /// Sums the last batch's shard gradients into ∇E, unless they are summed already.
     fn reduce(&mut self) -> Result<(), ShapeError> {
-        let Computed::Shards(k) = self.computed else { return Ok(()) };
-        let (shards, parts) = (&self.shards[..k], self.parts());
+        let Computed::Shards(k, stride) = self.computed else { return Ok(()) };
+        let (shards, parts) = (Strided(&self.shards[..k], stride), self.parts());
         for (layer, g) in self.sum.layers.iter_mut().enumerate() {
             for (is_weight, out) in [(true, g.weights.as_mut_slice()), (false, g.bias.as_mut_slice())] {
                 sum_into(Slice { offset: 0, out }, (layer, is_weight), shards, parts)?;
@@ -500,8 +527,8 @@ impl<T: Float> DataParallel<T> {
                 self.computed = Computed::Spent;
                 optimizer.step(net, &self.sum)
             }
-            Computed::Shards(k) => {
-                let (shards, parts) = (&self.shards[..k], self.parts());
+            Computed::Shards(k, stride) => {
+                let (shards, parts) = (Strided(&self.shards[..k], stride), self.parts());
                 let sum_and_step = &mut |t: nn_core::TensorStep<'_, T>| {
                     let tensor = (t.layer(), t.is_weight());
                     sum_into(t, tensor, shards, parts)

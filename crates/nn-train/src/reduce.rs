@@ -72,6 +72,22 @@ impl<T: Float> Sums<T> for Slice<'_, T> {
     }
 }
 
+/// The shard gradients to sum: every `stride`-th entry of a slice, from the
+/// first. Stride 1: each shard's own gradient; stride 2: the sums of shard
+/// pairs (2j, 2j + 1) that a single thread added in place (the tree's
+/// first level, so the tree over the pair sums adds the rest as the tree
+/// over the shards would).
+#[derive(Debug)]
+pub(crate) struct Strided<'a, G>(pub(crate) &'a [G], pub(crate) usize);
+
+impl<G> Clone for Strided<'_, G> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<G> Copy for Strided<'_, G> {}
+
 /// Elements of a tensor summed at a time (a stack buffer per level of the tree).
 const RUN: usize = 1024;
 
@@ -84,7 +100,7 @@ const PARALLEL_MIN: usize = 4096;
 pub(crate) fn sum_into<T: Float, S: Sums<T>, G: AsRef<Gradients<T>> + Sync>(
     out: S,
     (layer, is_weight): (usize, bool),
-    shards: &[G],
+    shards: Strided<'_, G>,
     parts: usize,
 ) -> Result<(), ShapeError> {
     if parts > 1 && out.len() >= PARALLEL_MIN {
@@ -95,8 +111,10 @@ pub(crate) fn sum_into<T: Float, S: Sums<T>, G: AsRef<Gradients<T>> + Sync>(
         let (ra, rb) = rayon::join(|| sum_into(a, tensor, shards, left), || sum_into(b, tensor, shards, parts - left));
         return ra.and(rb);
     }
+    let Strided(all, stride) = shards;
+    let count = all.len().div_ceil(stride.max(1));
     let grads = |i: usize| {
-        let g = &shards[i].as_ref().layers[layer];
+        let g = &all[i * stride].as_ref().layers[layer];
         if is_weight {
             g.weights.as_slice()
         } else {
@@ -104,7 +122,7 @@ pub(crate) fn sum_into<T: Float, S: Sums<T>, G: AsRef<Gradients<T>> + Sync>(
         }
     };
     let mut out = out;
-    if shards.len() == 1 {
+    if count == 1 {
         let start = out.offset();
         return out.take(&grads(0)[start..start + out.len()]);
     }
@@ -112,7 +130,7 @@ pub(crate) fn sum_into<T: Float, S: Sums<T>, G: AsRef<Gradients<T>> + Sync>(
     while out.len() > 0 {
         let (start, n) = (out.offset(), out.len().min(RUN));
         let run = |i: usize| &grads(i)[start..start + n];
-        tree_sum(&run, shards.len(), 0, shards.len().next_power_of_two(), &mut sum[..n]);
+        tree_sum(&run, count, 0, count.next_power_of_two(), &mut sum[..n]);
         out.take(&sum[..n])?;
     }
     Ok(())

@@ -223,3 +223,43 @@ fn training_from_bytes_equals_training_from_the_converted_matrix() {
     assert_eq!(train(&small.x, 1), from_matrix);
     assert_eq!(train(&small.x, 2), from_matrix);
 }
+
+/// One thread adds shard 2j + 1's gradient into shard 2j's buffer in place
+/// (`Network::add_loss_and_gradients`) and sums the pair sums; two threads
+/// compute every shard into its own buffer and sum them all. Both give the
+/// same bits for every number of shards, odd ones included, for SGD and
+/// Adam, and for shards too long to be added in place (which one thread
+/// then computes one by one).
+#[test]
+fn adding_shard_pairs_in_place_gives_the_bits_of_the_tree() {
+    let (x, y, _, _) = data();
+    let (x, y) = (x.rows_range(0, 700).to_matrix(), y.rows_range(0, 700).to_matrix());
+    let loss = Loss::SoftmaxCrossEntropy(Reduction::Sum);
+    // (batch, shard): 1 to 7 shards per batch, partial last batches; 300-row shards exceed SINGLE_PASS_K
+    for (batch, shard) in [(8, 8), (16, 8), (24, 8), (40, 8), (56, 8), (96, 32), (600, 300)] {
+        for adam in [false, true] {
+            let run = |threads: usize| {
+                let mut net = network(3);
+                let cfg = TrainConfig { epochs: 1, ..config(threads, batch, shard) };
+                let mut sgd = Sgd::new(0.001);
+                let mut opt = nn_core::Adam::new(1e-3);
+                let trainer = Trainer::new(&cfg).objective(&loss).train_set(&x, &y);
+                let h = if adam {
+                    trainer.optimizer(&mut opt).fit(&mut net)
+                } else {
+                    trainer.optimizer(&mut sgd).fit(&mut net)
+                };
+                let losses: Vec<u64> = h.unwrap().train_losses().iter().map(|v| v.to_bits()).collect();
+                let bits: Vec<u32> = net
+                    .layers()
+                    .iter()
+                    .flat_map(|l| l.weights().as_slice().iter().chain(l.bias().as_slice()))
+                    .map(|v| v.to_bits())
+                    .collect();
+                (bits, losses)
+            };
+            assert!(run(1) == run(2), "batch {batch}, shard {shard}, adam {adam}: 1 and 2 threads differ");
+        }
+    }
+    assert!(nn_core::gemm::SINGLE_PASS_K < 300);
+}

@@ -33,6 +33,16 @@ mod pack;
 mod peers;
 
 pub(crate) use dispatch::GemmScalar;
+
+/// The length of the reduction (k, the inner dimension) that every kernel
+/// sums in one pass: the smallest of their `KC` blocks (checked when each
+/// kernel is compiled). A product with k ≤ `SINGLE_PASS_K` and α = β = 1
+/// writes `c + p` into each element of C, one rounding, where `p` has the
+/// bits the same product writes with β = 0; with a longer k the sum over k
+/// is added to C block by block. The trainer relies on this to add one
+/// shard's weight gradient to another's in place
+/// ([`Network::add_loss_and_gradients`](crate::Network::add_loss_and_gradients)).
+pub const SINGLE_PASS_K: usize = 256;
 pub use naive::gemm_naive;
 
 use std::fmt;

@@ -55,7 +55,10 @@ impl<T: Float, const MR: usize, const NR: usize> Kernel for Portable<T, MR, NR> 
     const MR: usize = MR;
     const NR: usize = NR;
     const MC: usize = 64;
-    const KC: usize = 256;
+    const KC: usize = {
+        assert!(256 >= crate::gemm::SINGLE_PASS_K, "KC below gemm::SINGLE_PASS_K");
+        256
+    };
     const NC: usize = 1024;
 
     fn pack_a(self, dst: &mut [T], a: Operand<'_, T>, i0: usize, mc: usize, p0: usize, kc: usize) {

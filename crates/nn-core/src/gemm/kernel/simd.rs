@@ -163,6 +163,7 @@ macro_rules! simd_kernel {
             const NV: usize = $nv;
             const NR: usize = NV * <$v as Lanes>::LANES;
             const _: () = assert!(NR % <$p as Lanes>::LANES == 0, "packing vectors must tile a panel row");
+            const _: () = assert!($kc >= $crate::gemm::SINGLE_PASS_K, "KC below gemm::SINGLE_PASS_K");
 
             /// [`simd::macro_kernel`] compiled for this kernel's CPU features.
             ///
