@@ -61,11 +61,7 @@ impl Width {
 
     /// Whether this CPU can run loops compiled for this width.
     pub fn available(self) -> bool {
-        match (self, Width::detected()) {
-            (Width::Baseline, _) | (_, Width::Avx512) => true,
-            (Width::Avx2, Width::Avx2) => true,
-            _ => false,
-        }
+        matches!((self, Width::detected()), (Width::Baseline, _) | (_, Width::Avx512) | (Width::Avx2, Width::Avx2))
     }
 }
 
