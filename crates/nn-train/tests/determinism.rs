@@ -261,5 +261,5 @@ fn adding_shard_pairs_in_place_gives_the_bits_of_the_tree() {
             assert!(run(1) == run(2), "batch {batch}, shard {shard}, adam {adam}: 1 and 2 threads differ");
         }
     }
-    assert!(nn_core::gemm::SINGLE_PASS_K < 300);
+    const { assert!(nn_core::gemm::SINGLE_PASS_K < 300, "the 300-row shards must exceed SINGLE_PASS_K") };
 }
