@@ -17,7 +17,7 @@
 //!   check), divided by the number of steps. `yardstick` is
 //!   `PlainMlp::step` over consecutive batches of the same rows.
 //! - `mnist_epoch`: one full epoch over the 60 000 training images at batch
-//!   16 and 64: `yardstick` (`PlainMlp::epoch`, single thread, rows in
+//!   16, 64 and 256: `yardstick` (`PlainMlp::epoch`, single thread, rows in
 //!   order) and ours (`Trainer::fit`, shuffled as in the experiments, no
 //!   evaluation set) with 1 and 2 threads,
 //!   timed by the trainer's per-epoch clock. Each sample trains a fresh

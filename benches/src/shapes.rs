@@ -61,4 +61,4 @@ pub const GEMM_SHAPES: [GemmShape; 5] = [
 pub const STEP_BATCHES: [usize; 3] = [16, 64, 256];
 
 /// Batch sizes of the `mnist_epoch` group.
-pub const EPOCH_BATCHES: [usize; 2] = [16, 64];
+pub const EPOCH_BATCHES: [usize; 3] = [16, 64, 256];

@@ -359,7 +359,7 @@ pub fn render(results: &Results, machine: &Machine, peak_gflops: f64) -> Result<
     );
     // the training targets: a batch-16 epoch against the yardstick's time on
     // one and two threads, and two threads' speed against the yardstick at
-    // batch 64 (an epoch) and 256 (a training step)
+    // batch 64 and 256 (an epoch each)
     for (threads, f, goal, target) in [(1, "ours-1t", 0.8, "≤ 0.8"), (2, "ours-2t", 0.6, "≤ 0.6")] {
         let ratio = epoch[&(f, 16)] / epoch[&("yardstick", 16)];
         targets.push(Target {
@@ -369,21 +369,15 @@ pub fn render(results: &Results, machine: &Machine, peak_gflops: f64) -> Result<
             met: Some(ratio <= goal),
         });
     }
-    let speed64 = epoch[&("yardstick", 64)] / epoch[&("ours-2t", 64)];
-    targets.push(Target {
-        what: "mnist epoch, batch 64: ours 2 threads' speed / yardstick's".into(),
-        value: format!("{speed64:.2}×"),
-        target: "≥ 2×",
-        met: Some(speed64 >= 2.0),
-    });
-    let step = |f: &str| -> Result<f64> { throughput(results.get(&["train_step", f, "256"], "train")?, "train_step") };
-    let speed256 = step("ours-2t")? / step("yardstick")?;
-    targets.push(Target {
-        what: "training step, batch 256: ours 2 threads' samples/s / yardstick's".into(),
-        value: format!("{speed256:.2}×"),
-        target: "≥ 2×",
-        met: Some(speed256 >= 2.0),
-    });
+    for batch in [64, 256] {
+        let speed = epoch[&("yardstick", batch)] / epoch[&("ours-2t", batch)];
+        targets.push(Target {
+            what: format!("mnist epoch, batch {batch}: ours 2 threads' speed / yardstick's"),
+            value: format!("{speed:.2}×"),
+            target: "≥ 2×",
+            met: Some(speed >= 2.0),
+        });
+    }
 
     // inference
     let n = TEST_IMAGES.to_string();
@@ -482,7 +476,7 @@ mod tests {
                 f.write("train_step", "ours-1t", Some(&bs), 500.0 * b as f64, b as u64);
                 f.write("train_step", "ours-2t", Some(&bs), 250.0 * b as f64, b as u64);
             }
-            for (b, yard, one, two) in [("16", 0.24, 0.16, 0.10), ("64", 0.20, 0.12, 0.06)] {
+            for (b, yard, one, two) in [("16", 0.24, 0.16, 0.10), ("64", 0.20, 0.12, 0.06), ("256", 0.20, 0.12, 0.05)] {
                 f.write("mnist_epoch", "yardstick", Some(b), yard * 1e9, 60_000);
                 f.write("mnist_epoch", "ours-1t", Some(b), one * 1e9, 60_000);
                 f.write("mnist_epoch", "ours-2t", Some(b), two * 1e9, 60_000);
@@ -562,7 +556,7 @@ mod tests {
         assert!(text.contains("batch 16: ours 1 thread(s) / yardstick (time) | 0.67 | ≤ 0.8 | yes |"), "{text}");
         assert!(text.contains("batch 16: ours 2 thread(s) / yardstick (time) | 0.42 | ≤ 0.6 | yes |"), "{text}");
         assert!(text.contains("batch 64: ours 2 threads' speed / yardstick's | 3.33× | ≥ 2× | yes |"), "{text}");
-        assert!(text.contains("batch 256: ours 2 threads' samples/s / yardstick's | 4.00× | ≥ 2× | yes |"), "{text}");
+        assert!(text.contains("mnist epoch, batch 256: ours 2 threads' speed / yardstick's | 4.00× | ≥ 2× | yes |"), "{text}");
         assert!(text.contains("| ours, forward into a reused workspace | 5.00 | 2000000 |"), "{text}");
     }
 
