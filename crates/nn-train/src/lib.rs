@@ -23,18 +23,22 @@
 //! | [`trainer`] | [`TrainConfig`], [`Trainer`]: the epoch loop, shuffling, evaluation |
 //! | [`parallel`] | [`DataParallel`], [`Execution`]: per-shard state, the parallel gradient and the step |
 //! | [`shards`] | [`ShardPlan`], `auto_shard_size`: the cut of a batch |
+//! | [`collective`] | training as several processes: the [`Collective`] seam, [`Combine`] (exact or fast), `InProcess` ranks for tests |
+//! | `mpi` | `MpiCollective`, the seam over MPI (feature `mpi`, off by default) |
 //! | `reduce` | `sum_into`: the fixed-order sum of the shard gradients (private) |
 //! | `eval` | evaluation chunk by chunk (private) |
 //! | [`metrics`] | accuracy, confusion matrix, classification report, MAE, MSE, RMSE, R² |
 //! | [`history`] | [`History`], [`EpochRecord`]: CSV and JSON |
 //! | [`progress`] | [`Progress`]: indicatif bar, plain lines, or silence |
-//! | `checkpoint` | safetensors save and load |
+//! | `checkpoint` | safetensors save and load of models and of training states (to resume) |
 //! | [`error`] | [`TrainError`], [`CheckpointError`] |
 //!
-//! Features, all on by default: `progress-bar` (indicatif; without it a bar
+//! Features, on by default: `progress-bar` (indicatif; without it a bar
 //! prints plain lines), `json` (serde; `History::write_json`/`read_json`),
 //! `checkpoint` (safetensors; needs `json`). `default-features = false`
-//! leaves rayon and thiserror as the only dependencies beside nn-core.
+//! leaves rayon and thiserror as the only dependencies beside nn-core. Off
+//! by default: `mpi` (rsmpi; needs an MPI library and libclang), training
+//! as the ranks of an MPI job.
 //!
 //! Training a 2-8-1 network on XOR, on two threads, with a test set:
 //!
@@ -83,6 +87,8 @@
 //! - [`Trainer`]`::new(&config)` then `.objective(&loss)`, `.optimizer(&mut opt)`,
 //!   `.train_set(&x, &y)`, optionally `.eval_set(name, &x, &y)` (repeatable),
 //!   `.metrics(&[`[`Metric`]`::…])`, `.on_epoch(|record| …)`, `.lr_schedule(|epoch| η)`,
+//!   `.on_checkpoint(|state| …)` (a [`TrainState`] after every epoch), `.resume(history)`,
+//!   `.collective(Arc<dyn Collective>)` (one rank of several),
 //!   and `.fit(&mut net)` → `Result<`[`History`]`, `[`TrainError`]`>`.
 //! - [`nn_core::Objective`]: `output_delta(net, targets, ws, divisor) -> Result<E, ShapeError>`
 //!   writes δᴸ; `reduction()` says whether E is a mean over the batch; `check(net)` runs once.

@@ -220,7 +220,7 @@ impl<T: Float> DataParallel<T> {
 
     /// The same state as one of the ranks of `collective`: each batch is cut
     /// into the same shards, this rank computes the shards it owns
-    /// ([`owner`](crate::collective::owner)), and the gradients are combined
+    /// ([`collective::owner`](crate::collective::owner)), and the gradients are combined
     /// across ranks as [`Collective::combine`] says (see the
     /// [`collective`](crate::collective) module). Every rank must make the
     /// same calls with the same batches.
