@@ -22,7 +22,7 @@
 
 use crate::float::Float;
 
-/// The vector widths [`on_widest`] can compile a loop for.
+/// The vector widths the loops of this module are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Width {
     /// AVX-512 (F, VL, DQ, BW) with AVX2 and FMA: 16 f32 lanes.
