@@ -556,7 +556,10 @@ mod tests {
         assert!(text.contains("batch 16: ours 1 thread(s) / yardstick (time) | 0.67 | ≤ 0.8 | yes |"), "{text}");
         assert!(text.contains("batch 16: ours 2 thread(s) / yardstick (time) | 0.42 | ≤ 0.6 | yes |"), "{text}");
         assert!(text.contains("batch 64: ours 2 threads' speed / yardstick's | 3.33× | ≥ 2× | yes |"), "{text}");
-        assert!(text.contains("mnist epoch, batch 256: ours 2 threads' speed / yardstick's | 4.00× | ≥ 2× | yes |"), "{text}");
+        assert!(
+            text.contains("mnist epoch, batch 256: ours 2 threads' speed / yardstick's | 4.00× | ≥ 2× | yes |"),
+            "{text}"
+        );
         assert!(text.contains("| ours, forward into a reused workspace | 5.00 | 2000000 |"), "{text}");
     }
 
