@@ -246,9 +246,11 @@ macro_rules! simd_kernel {
                     // Packing B̃ costs about one sweep of Ã (MR rows) over it; with
                     // few row tiles to reuse it over, reading op(B) in place is
                     // cheaper, unless its rows are a multiple of 4 KiB apart, which
-                    // would map a whole panel onto a few L1 sets.
+                    // would map a whole panel onto a few L1 sets. Rows exactly one
+                    // panel wide (n = NR, e.g. 64 f32 columns) are read in place
+                    // whatever m: they already are the packed layout.
                     let row_bytes = b.rs() * std::mem::size_of::<$t>();
-                    b.cs() == 1 && m <= 16 * MR && !row_bytes.is_multiple_of(4096)
+                    b.cs() == 1 && (m <= 16 * MR || b.rs() == NR) && !row_bytes.is_multiple_of(4096)
                 }
 
                 fn macro_kernel(
