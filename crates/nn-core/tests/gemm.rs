@@ -252,11 +252,14 @@ fn blocks_in_n_are_stitched_correctly() {
     assert_case(fixed(7, 270, 4103, Op::N, Op::T, 1.0));
 }
 
-/// The shapes of the mnist model (784-64-10 at batch 16), as the layers call them.
+/// The shapes of the mnist model (784-64-10 at batch 16, and the forward
+/// product at batch 256, whose 64-column B is read in place however many
+/// rows A has), as the layers call them.
 #[test]
 fn training_shapes_match_the_naive_loop() {
     for (m, k, n, op_a, op_b) in [
         (16, 784, 64, Op::N, Op::N),
+        (256, 784, 64, Op::N, Op::N),
         (784, 16, 64, Op::T, Op::N),
         (16, 64, 784, Op::N, Op::T),
         (16, 64, 10, Op::N, Op::N),

@@ -83,14 +83,15 @@ impl PackLanes for F32x8 {
 
     /// The 8 × 8 transpose: unpack pairs, shuffle quadruples, swap 128-bit halves.
     #[inline(always)]
-    unsafe fn transpose(src: *const f32, rs: usize, dst: *mut f32, ds: usize) {
-        // SAFETY: AVX2 is enabled in the caller; `src` has 8 rows of 8 readable
-        // values `rs` apart and `dst` 8 runs of 8 writable values `ds` apart
+    unsafe fn transpose(src: *const f32, rs: usize, rows: usize, dst: *mut f32, ds: usize) {
+        // SAFETY: AVX2 is enabled in the caller; `src` has `rows` (1..=8) rows of
+        // 8 readable values `rs` apart, of which only those are read (the others
+        // are row 0 again), and `dst` 8 runs of 8 writable values `ds` apart
         // (trait contract).
         unsafe {
             let mut r = [_mm256_setzero_ps(); 8];
             for (i, row) in r.iter_mut().enumerate() {
-                *row = _mm256_loadu_ps(src.add(i * rs));
+                *row = _mm256_loadu_ps(src.add(if i < rows { i * rs } else { 0 }));
             }
             let t0 = _mm256_unpacklo_ps(r[0], r[1]);
             let t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -139,12 +140,12 @@ impl PackLanes for F64x4 {
 
     /// The 4 × 4 transpose: unpack pairs, then swap 128-bit halves.
     #[inline(always)]
-    unsafe fn transpose(src: *const f64, rs: usize, dst: *mut f64, ds: usize) {
-        // SAFETY: as for `F32x8::transpose`, with 4 rows of 4 values.
+    unsafe fn transpose(src: *const f64, rs: usize, rows: usize, dst: *mut f64, ds: usize) {
+        // SAFETY: as for `F32x8::transpose`, with `rows` (1..=4) rows of 4 values.
         unsafe {
             let mut r = [_mm256_setzero_pd(); 4];
             for (i, row) in r.iter_mut().enumerate() {
-                *row = _mm256_loadu_pd(src.add(i * rs));
+                *row = _mm256_loadu_pd(src.add(if i < rows { i * rs } else { 0 }));
             }
             let t0 = _mm256_unpacklo_pd(r[0], r[1]);
             let t1 = _mm256_unpackhi_pd(r[0], r[1]);

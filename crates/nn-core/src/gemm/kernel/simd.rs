@@ -81,15 +81,18 @@ pub(crate) trait Lanes: Copy {
 ///
 /// # Safety (both methods)
 /// As for [`Lanes`]; `load_first` reads only the first `n ≤ LANES` values at
-/// `p`; `transpose` reads `LANES` rows of `LANES` values `rs` apart at
-/// `src` and writes `LANES` runs of `LANES` values `ds` apart at `dst`.
+/// `p`; `transpose` reads `rows` (1..=LANES) rows of `LANES` values `rs`
+/// apart at `src` and writes `LANES` runs of `LANES` values `ds` apart at
+/// `dst`.
 pub(crate) trait PackLanes: Lanes {
     /// Loads the first `n ≤ LANES` values at `p` (only those are read) and
     /// zeros the other lanes.
     unsafe fn load_first(p: *const Self::T, n: usize) -> Self;
-    /// Transposes a LANES × LANES block: reads LANES rows of LANES values at
-    /// `src + r·rs`, writes them as LANES columns at `dst + c·ds`.
-    unsafe fn transpose(src: *const Self::T, rs: usize, dst: *mut Self::T, ds: usize);
+    /// Transposes a LANES × LANES block: reads `rows` rows of LANES values at
+    /// `src + r·rs` (rows past `rows` repeat row 0, and are not read), writes
+    /// them as LANES columns at `dst + c·ds` (value `r` of column `c` at
+    /// `dst + c·ds + r`; only the first `rows` of each column are meaningful).
+    unsafe fn transpose(src: *const Self::T, rs: usize, rows: usize, dst: *mut Self::T, ds: usize);
 }
 
 /// `impl Lanes` for a `repr(transparent)` wrapper `$v` over one vector
@@ -188,7 +191,7 @@ macro_rules! simd_kernel {
 
             /// Packing for this kernel's CPU features: `simd::pack_transposed` when
             /// `x` has contiguous rows, `simd::pack_copied` when it has contiguous
-            /// columns (for panels a whole number of packing vectors tall), else
+            /// columns and panels a whole number of packing vectors tall, else
             /// `pack_panels`.
             ///
             /// # Safety
@@ -202,7 +205,7 @@ macro_rules! simd_kernel {
                 c0: usize,
                 cols: usize,
             ) {
-                let fast = R.is_multiple_of(<$p as Lanes>::LANES) && (x.cs() == 1 || x.rs() == 1);
+                let fast = x.cs() == 1 || (x.rs() == 1 && R.is_multiple_of(<$p as Lanes>::LANES));
                 if !fast {
                     return $crate::gemm::pack::pack_panels::<$t, R>(dst, x, r0, rows, c0, cols);
                 }
@@ -247,9 +250,11 @@ macro_rules! simd_kernel {
                     // Packing B̃ costs about one sweep of Ã (MR rows) over it; with
                     // few row tiles to reuse it over, reading op(B) in place is
                     // cheaper, unless its rows are a multiple of 4 KiB apart, which
-                    // would map a whole panel onto a few L1 sets.
+                    // would map a whole panel onto a few L1 sets. Rows exactly one
+                    // panel wide (n = NR, e.g. 64 f32 columns) are read in place
+                    // whatever m: they already are the packed layout.
                     let row_bytes = b.rs() * std::mem::size_of::<$t>();
-                    b.cs() == 1 && m <= 16 * MR && !row_bytes.is_multiple_of(4096)
+                    b.cs() == 1 && (m <= 16 * MR || b.rs() == NR) && !row_bytes.is_multiple_of(4096)
                 }
 
                 fn macro_kernel(
@@ -528,10 +533,19 @@ unsafe fn microkernel<V: Lanes, const M: usize, const ROWS: bool, const NV: usiz
     }
 }
 
-/// [`pack_panels`] for an `x` with contiguous rows (`cs = 1`), `R` a
-/// multiple of `LANES`: each full panel is packed by LANES × LANES register
-/// transposes, the columns past the last whole block and a last partial
-/// panel elementwise.
+/// [`pack_panels`] for an `x` with contiguous rows (`cs = 1`): each full
+/// panel is packed by LANES × LANES register transposes, in groups of LANES
+/// rows (the last group of a panel whose height `R` is not a multiple of
+/// LANES has fewer); the last columns and a last partial panel elementwise.
+///
+/// A transpose writes whole columns of LANES values, so a short group's
+/// column `c` spills LANES − (rows of the group) values into the start of
+/// the columns after it. Every spilled value is overwritten: the transpose
+/// stores its columns in order (the next column's own store comes later),
+/// the short group goes before the full groups (which rewrite the start of
+/// every column), and the blocks go in order; the transposes stop short of
+/// the panel's last columns (enough that no spill leaves the panel), which
+/// are written elementwise afterwards.
 ///
 /// # Safety
 /// The CPU supports `V`'s instructions and they are enabled in the caller;
@@ -547,26 +561,36 @@ pub(crate) unsafe fn pack_transposed<V: PackLanes, const R: usize>(
     cols: usize,
 ) {
     let l = V::LANES;
-    debug_assert!(x.cs() == 1 && R.is_multiple_of(l));
+    debug_assert!(x.cs() == 1);
+    // Row groups of a panel, the short one (if any) first: (first row, rows).
+    let short = R % l;
+    let groups = (short > 0).then_some((R - short, short)).into_iter().chain((0..R / l).map(|g| (g * l, l)));
+    // Columns packed by transposes: whole blocks of l, leaving over the
+    // `extra` columns a short group's last spill reaches into (see above).
+    let extra = if short > 0 { (l - short).div_ceil(R) } else { 0 };
+    let blocks = cols.saturating_sub(extra) / l;
     let full = rows / R;
     for q in 0..full {
         let panel = dst[q * R * cols..(q + 1) * R * cols].as_mut_ptr();
-        for g in 0..R / l {
-            // SAFETY: rows r0 + q·R + g·l .. + l and columns c0 .. c0 + cols of
-            // x lie inside x (contract; x.cs() == 1), and packed element (c, r)
-            // of the panel, at c·R + g·l + r < R·cols, inside `panel`.
-            unsafe {
-                let src = x.data().as_ptr().add((r0 + q * R + g * l) * x.rs() + c0);
-                let out = panel.add(g * l);
-                let mut c = 0;
-                while c + l <= cols {
-                    V::transpose(src.add(c), x.rs(), out.add(c * R), R);
-                    c += l;
+        let src = x.data()[(r0 + q * R) * x.rs() + c0..].as_ptr();
+        // SAFETY: rows r0 + q·R .. + R and columns c0 .. c0 + cols of x lie
+        // inside x (contract; x.cs() == 1): a transpose reads rows g .. g + n of
+        // the panel at columns c .. c + l ≤ cols. It writes l runs of l values at
+        // c'·R + g for c' < c + l, the last ending at (c + l − 1)·R + g + l ≤
+        // (c + l)·R when g + l ≤ R (full groups), and at (c + l)·R + l − short ≤
+        // (c + l + extra)·R ≤ cols·R for the short group (g = R − short): inside
+        // `panel` (R·cols values). The elementwise tail writes (c, r) for
+        // c < cols, r < R.
+        unsafe {
+            for (g, n) in groups.clone() {
+                for blk in 0..blocks {
+                    let c = blk * l;
+                    V::transpose(src.add(g * x.rs() + c), x.rs(), n, panel.add(c * R + g), R);
                 }
-                for c in c..cols {
-                    for r in 0..l {
-                        *out.add(c * R + r) = *src.add(r * x.rs() + c);
-                    }
+            }
+            for c in blocks * l..cols {
+                for r in 0..R {
+                    *panel.add(c * R + r) = *src.add(r * x.rs() + c);
                 }
             }
         }
@@ -625,6 +649,47 @@ pub(crate) unsafe fn pack_copied<V: PackLanes, const R: usize>(
 #[cfg(test)]
 mod tests {
     use super::last_tiles;
+    use crate::gemm::kernel::avx2::{Avx2, Avx2Token};
+    use crate::gemm::kernel::avx512::{Avx512, Avx512Token};
+    use crate::gemm::kernel::Kernel;
+    use crate::gemm::pack::{pack_panels, packed_len, Operand};
+    use crate::gemm::Op;
+    use crate::{Float, MatRef};
+
+    /// `pack_a` (vector transposes, spills included) gives the elementwise
+    /// packing for every block of an op(A) with contiguous rows, op(A) = A
+    /// (x.cs() = 1), from one row and column to several panels and blocks,
+    /// with the buffer exactly as long as the packing.
+    fn packing_matches<K: Kernel>(kernel: K) {
+        for rows in 1..=2 * K::MR + 3 {
+            for cols in 0..=21 {
+                let stride = cols + 3;
+                let data: Vec<K::T> = (0..rows * stride).map(|i| K::T::from_f64(i as f64 + 1.0)).collect();
+                let a = Operand::new(MatRef::new(&data, rows, cols, stride).unwrap(), Op::N);
+                let len = packed_len(rows, cols, K::MR);
+                let mut want = vec![K::T::ZERO; len];
+                match K::MR {
+                    6 => pack_panels::<K::T, 6>(&mut want, a, 0, rows, 0, cols),
+                    r => panic!("no reference packing for MR = {r}"),
+                }
+                let mut got = vec![K::T::from_f64(-7.0); len];
+                kernel.pack_a(&mut got, a, 0, rows, 0, cols);
+                assert_eq!(got, want, "{rows} × {cols}");
+            }
+        }
+    }
+
+    #[test]
+    fn vector_packing_of_a_matches_elementwise_packing() {
+        if let Some(token) = Avx2Token::detect() {
+            packing_matches(Avx2::<f32>::new(token));
+            packing_matches(Avx2::<f64>::new(token));
+        }
+        if let Some(token) = Avx512Token::detect() {
+            packing_matches(Avx512::<f32>::new(token));
+            packing_matches(Avx512::<f64>::new(token));
+        }
+    }
 
     #[test]
     fn short_last_tiles_are_evened_out_only_where_rows_are_linear() {
