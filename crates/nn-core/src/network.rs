@@ -266,10 +266,7 @@ impl<T: Float> Network<T> {
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
     ) -> Result<T, ShapeError> {
-        self.forward(x, ws)?;
-        let e = objective.output_delta(self, t, ws, divisor)?;
-        self.backward(x, ws, grads)?;
-        Ok(e)
+        self.drive(x, t, objective, divisor, ws, grads, false)
     }
 
     /// As [`Network::loss_and_gradients`], but adds this batch's gradients to
@@ -310,9 +307,24 @@ impl<T: Float> Network<T> {
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
     ) -> Result<T, ShapeError> {
+        self.drive(x, t, objective, divisor, ws, grads, true)
+    }
+
+    /// Forward pass, δᴸ and E, backward pass writing (or, with `add`, adding) the gradients.
+    #[allow(clippy::too_many_arguments)]
+    fn drive<O: Objective<T> + ?Sized>(
+        &self,
+        x: MatRef<'_, T>,
+        t: MatRef<'_, T>,
+        objective: &O,
+        divisor: usize,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+        add: bool,
+    ) -> Result<T, ShapeError> {
         self.forward(x, ws)?;
         let e = objective.output_delta(self, t, ws, divisor)?;
-        self.backward_into(x, ws, grads, true)?;
+        self.backward_into(x, ws, grads, add)?;
         Ok(e)
     }
 
