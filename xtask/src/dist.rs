@@ -125,9 +125,9 @@ fn join(combine: Combine) -> Result<Option<Ranks>> {
 #[cfg(not(feature = "mpi"))]
 fn join(_combine: Combine) -> Result<Option<Ranks>> {
     Err(XtaskError::Failed(
-        "this xtask was built without MPI: build it with `cargo build --release -p xtask --features mpi` (it needs \
-         Open MPI and libclang: apt-get install openmpi-bin libopenmpi-dev libclang-dev) and start \
-         target/release/xtask under mpirun"
+        "this xtask was built without MPI: run `mpirun -np 2 cargo xtask-mpi reproduce …`, or build it with \
+         `cargo build --release -p xtask --features mpi` and start target/release/xtask under mpirun (it needs \
+         Open MPI and libclang: apt-get install openmpi-bin libopenmpi-dev libclang-dev)"
             .into(),
     ))
 }
