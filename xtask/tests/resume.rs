@@ -72,6 +72,15 @@ fn resuming_another_run_or_nothing_is_a_clear_error() {
     assert!(err.contains("holds the state of `mnist seed 5") && err.contains("not of `mnist seed 1"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 
+    // a checkpoint past the epochs asked for
+    let (code, _, err) = run("mnist", &dir, &["--epochs", "1", "--seed", "5", "--resume"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run("mnist", &dir, &["--epochs", "2", "--seed", "5"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run("mnist", &dir, &["--epochs", "1", "--seed", "5", "--resume"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("after epoch 2, past --epochs 1"), "{err}");
+
     // a damaged checkpoint names itself
     let cp = base.join("mnist.checkpoint.safetensors");
     let bytes = fs::read(&cp).unwrap();

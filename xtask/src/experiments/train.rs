@@ -132,6 +132,14 @@ impl<'a> Fit<'a> {
                     cp.run
                 )));
             }
+            let done = state.history.epochs.len();
+            if done > self.config.epochs {
+                return Err(XtaskError::Failed(format!(
+                    "--resume: {} holds the state after epoch {done}, past --epochs {}; ask for more epochs",
+                    cp.path.display(),
+                    self.config.epochs
+                )));
+            }
             optimizer.set_state(&state.net, state.optimizer)?;
             *net = state.net;
             ctx.say(format!("resuming after epoch {} from {}", state.history.epochs.len(), cp.path.display()));
