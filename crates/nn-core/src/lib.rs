@@ -38,7 +38,8 @@
 //! ```
 //!
 //! Unsafe code lives only in the gemm packing and kernels (and the optional
-//! `matrixmultiply` back end). Every unsafe operation sits in an `unsafe`
+//! `matrixmultiply` back end), and in the calls of [`vector`]'s loops
+//! compiled for AVX-512 or AVX2, made once the CPU is known to have them. Every unsafe operation sits in an `unsafe`
 //! block with a `// SAFETY:` comment, also inside `unsafe fn`s, and the
 //! safe API (`Matrix`, `MatRef`, `MatMut`, `gemm`) checks every size and
 //! stride with overflow-checked arithmetic before any of it runs.
