@@ -136,7 +136,7 @@ impl<T: Copy + Send + Sync> Collective<T> for Local {
         Combine::Exact
     }
     fn all_gather(&self, mine: &[T], all: &mut [T], counts: &[usize]) -> Result<(), CollectiveError> {
-        check_counts(mine.len(), all.len(), counts, 0)?;
+        check_counts(mine.len(), all.len(), counts, 0, 1)?;
         all.copy_from_slice(mine);
         Ok(())
     }
@@ -148,11 +148,20 @@ impl<T: Copy + Send + Sync> Collective<T> for Local {
     }
 }
 
-fn check_counts(mine: usize, all: usize, counts: &[usize], rank: usize) -> Result<(), CollectiveError> {
+/// Checks the arguments of [`Collective::all_gather`] on rank `rank` of
+/// `ranks`: one count per rank, this rank's count is `mine`'s length, and
+/// `all` holds their sum.
+pub(crate) fn check_counts(
+    mine: usize,
+    all: usize,
+    counts: &[usize],
+    rank: usize,
+    ranks: usize,
+) -> Result<(), CollectiveError> {
     let total: usize = counts.iter().sum();
-    if counts.get(rank) != Some(&mine) || total != all {
+    if counts.len() != ranks || counts.get(rank) != Some(&mine) || total != all {
         return Err(CollectiveError(format!(
-            "all_gather: rank {rank} sends {mine} values into {all}, but the counts say {counts:?}"
+            "all_gather: rank {rank} of {ranks} sends {mine} values into {all}, but the counts say {counts:?}"
         )));
     }
     Ok(())
@@ -214,7 +223,7 @@ impl<T: Copy + Default + Send + Sync + std::ops::Add<Output = T>> Collective<T> 
         self.shared.combine
     }
     fn all_gather(&self, mine: &[T], all: &mut [T], counts: &[usize]) -> Result<(), CollectiveError> {
-        let checked = check_counts(mine.len(), all.len(), counts, self.rank);
+        let checked = check_counts(mine.len(), all.len(), counts, self.rank, self.shared.ranks);
         self.exchange(mine, |slots| {
             checked?;
             let mut at = 0;

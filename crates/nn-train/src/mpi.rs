@@ -236,14 +236,7 @@ impl<T: Wire> Collective<T> for MpiCollective {
         self.combine
     }
     fn all_gather(&self, mine: &[T], all: &mut [T], counts: &[usize]) -> Result<(), CollectiveError> {
-        if counts.len() != self.ranks || counts[self.rank] != mine.len() || counts.iter().sum::<usize>() != all.len() {
-            return Err(CollectiveError(format!(
-                "all_gather: rank {} sends {} values into {}, but the counts say {counts:?}",
-                self.rank,
-                mine.len(),
-                all.len()
-            )));
-        }
+        crate::collective::check_counts(mine.len(), all.len(), counts, self.rank, self.ranks)?;
         let counts = counts_i32(counts)?;
         let got =
             self.exchange(|send, recv, reply| Request::AllGather { send, recv, counts, reply }, mine, all.len())?;
