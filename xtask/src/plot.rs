@@ -583,7 +583,17 @@ pub fn draw_chart(path: &Path, chart: &Chart) -> Result<()> {
                 String::new()
             }
         };
-        let x_fmt = |v: &f64| if chart.x_categories.is_some() { cat_fmt(v) } else { tick(*v) };
+        // a few whole-number x positions (epochs of a short run): label those only, not 1.5, 2.5, …
+        let whole = |v: f64| (v - v.round()).abs() < 1e-9;
+        let few_whole = chart.x_categories.is_none()
+            && whole(x0.max(0.0).ceil())
+            && x1 - x0 <= 12.0
+            && chart.series.iter().flat_map(|s| &s.points).all(|&(x, _)| whole(x));
+        let x_fmt = |v: &f64| match () {
+            _ if chart.x_categories.is_some() => cat_fmt(v),
+            _ if few_whole && !whole(*v) => String::new(),
+            _ => tick(*v),
+        };
         let mut mesh = ctx.configure_mesh();
         mesh.x_desc(&chart.x_label)
             .y_desc(&chart.y_label)
@@ -595,6 +605,8 @@ pub fn draw_chart(path: &Path, chart: &Chart) -> Result<()> {
             .y_label_formatter(&y_fmt);
         if let Some(cats) = &chart.x_categories {
             mesh.x_labels(cats.len() * 2 + 1);
+        } else if few_whole {
+            mesh.x_labels(((x1 - x0) * 2.0).ceil() as usize + 1);
         }
         mesh.draw().map_err(err)?;
         for o in &chart.overlays {

@@ -22,6 +22,9 @@ use crate::report::{Goal, Report, Row};
 /// The tutorial's epochs.
 pub const EPOCHS: usize = 10;
 
+/// The recipe's mini-batch size (`--batch` overrides it).
+pub const BATCH: usize = 16;
+
 /// Trains, evaluates, writes the model and the plots.
 pub fn run(ctx: &Ctx) -> Result<Report> {
     let mut report = ctx.report("mnist", "784-64-10 ReLU → softmax + cross-entropy, SGD (the MNIST tutorial)");
@@ -49,7 +52,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         .build::<f32, _>(&mut rng)?;
     let loss = Loss::SoftmaxCrossEntropy(Reduction::Sum);
     let mut sgd = Sgd::new(0.005);
-    let fit = Fit::rows(ctx, &train.x, &train.y, ctx.batch(16)).keep_last(true).eval("test", &test).accuracy();
+    let fit = Fit::rows(ctx, &train.x, &train.y, ctx.batch(BATCH)).keep_last(true).eval("test", &test).accuracy();
     let history = fit.run(&mut net, &loss, &mut sgd)?;
 
     let acc = history.series("test", Metric::Accuracy);
@@ -72,7 +75,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     });
     report.rows.push(Row::new("training loss per sample, epoch 1", loss_per_sample[0], 5).tutorial("1.20417"));
     report.rows.push(Row::new("seconds per epoch (mean)", history.mean_seconds(), 2));
-    report.rows.extend(comm_rows(ctx, &history, train.len().div_ceil(ctx.batch(16))));
+    report.rows.extend(comm_rows(ctx, &history, train.len().div_ceil(ctx.batch(BATCH))));
 
     // The tutorial's printed figures and its code's band, at the epochs this run reached.
     let printed = ctx.marks(&[(1, 0.807, "0.807"), (10, 0.9194, "0.9194")]);

@@ -32,6 +32,9 @@ pub fn learning_rate(epoch: usize) -> f64 {
     LR * 0.5f64.powi(((epoch.max(1) - 1) / 3) as i32)
 }
 
+/// The recipe's mini-batch size (`--batch` overrides it).
+pub const BATCH: usize = 64;
+
 /// Trains the recipe, evaluates, writes the model and the plots.
 pub fn run(ctx: &Ctx) -> Result<Report> {
     let mut report = ctx.report("mnist-best", "784-256-128-10 ReLU (He), softmax + CE, Adam with step decay, batch 64");
@@ -56,7 +59,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
         .biases(Init::Zeros)
         .build::<f32, _>(&mut rng)?;
     let mut adam = Adam::<f32>::new(LR);
-    let fit = Fit::rows(ctx, &train.x, &train.y, ctx.batch(64))
+    let fit = Fit::rows(ctx, &train.x, &train.y, ctx.batch(BATCH))
         .keep_last(true)
         .eval("test", &test)
         .accuracy()
@@ -74,7 +77,7 @@ pub fn run(ctx: &Ctx) -> Result<Report> {
     });
     report.rows.push(Row::with_text("wall time of training (s)", train_seconds, format!("{train_seconds:.1}")));
     report.rows.push(Row::new("seconds per epoch (mean)", history.mean_seconds(), 2));
-    report.rows.extend(comm_rows(ctx, &history, train.len().div_ceil(ctx.batch(64))));
+    report.rows.extend(comm_rows(ctx, &history, train.len().div_ceil(ctx.batch(BATCH))));
     report.rows.push(Row::with_text("parameters", net.parameter_count() as f64, net.parameter_count().to_string()));
 
     let labels = test.labels.clone().unwrap_or_else(|| nn_data::argmax_rows(&test.y));

@@ -154,11 +154,11 @@ pub fn reproduce_into(experiment: Experiment, opts: &RunOptions, out_dir: PathBu
     let checkpoint = checkpoint.then(|| common::Checkpointing {
         path: checkpoint_path(&out_dir),
         run: format!(
-            "{} seed {} limit {:?} batch {:?}",
+            "{} seed {}, batch {}, {}",
             experiment.name(),
             opts.seed.unwrap_or(common::DEFAULT_SEED),
-            opts.limit,
-            opts.batch
+            opts.batch.unwrap_or(if experiment == Experiment::Mnist { mnist::BATCH } else { mnist_best::BATCH }),
+            opts.limit.map_or("all samples".to_string(), |n| format!("at most {n} samples"))
         ),
     });
     if !opts.is_root() {
