@@ -12,6 +12,10 @@ use crate::error::ShapeError;
 use crate::float::Float;
 use crate::rows::RowSource;
 
+/// Rows that [`Matrix::gather_rows_from`] requests ahead of the one it
+/// copies ([`RowSource::prefetch_row`]).
+const PREFETCH_ROWS: usize = 4;
+
 /// An owned row-major matrix: element (i, j) is `data[i * cols + j]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Matrix<T> {
@@ -285,7 +289,14 @@ impl<T: Float> Matrix<T> {
     pub fn gather_rows_from<S: RowSource<T> + ?Sized>(&mut self, src: &S, indices: &[usize]) {
         self.cols = src.n_cols();
         self.set_rows(indices.len());
+        // rows a few ahead are requested from memory while one is copied
+        for &i in indices.iter().take(PREFETCH_ROWS) {
+            src.prefetch_row(i);
+        }
         for (k, &i) in indices.iter().enumerate() {
+            if let Some(&ahead) = indices.get(k + PREFETCH_ROWS) {
+                src.prefetch_row(ahead);
+            }
             src.copy_row(i, self.row_mut(k));
         }
     }

@@ -102,6 +102,25 @@ fn adamw_decays_weights_before_the_step() {
 }
 
 #[test]
+fn adam_follows_the_textbook_form_over_many_steps() {
+    // m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ), θ ← θ − η·m̂/(√v̂ + ε), written out
+    let (lr, b1, b2, eps) = (0.01, 0.9, 0.999, 1e-8);
+    let (mut n, mut opt) = (net(2.0, 1.0), Adam::new(lr));
+    let (mut theta, mut m, mut v) = ([2.0f64, 1.0], [0.0f64; 2], [0.0f64; 2]);
+    for t in 1..=200 {
+        let g = [(t as f64 * 0.37).sin(), (t as f64 * 0.11).cos() * 1e-3];
+        opt.step(&mut n, &grads(g[0], g[1])).unwrap();
+        for i in 0..2 {
+            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+            let (m_hat, v_hat) = (m[i] / (1.0 - b1.powi(t)), v[i] / (1.0 - b2.powi(t)));
+            theta[i] -= lr * m_hat / (v_hat.sqrt() + eps);
+        }
+        close(params(&n), (theta[0], theta[1]));
+    }
+}
+
+#[test]
 fn adam_with_l2_adds_decay_to_the_gradient() {
     // g = 0.5 + 0.1·2 = 0.7; first step = lr·g/(|g|+ε) ≈ lr, whatever g's size
     let mut n = net(2.0, 1.0);

@@ -259,6 +259,12 @@ impl<T: Float> RowSource<T> for PixelRows {
         out.iter_mut().zip(self.images.image(i)).for_each(|(o, &p)| *o = T::from_f64(lut[usize::from(p)]));
     }
 
+    fn prefetch_row(&self, i: usize) {
+        if i < self.images.count {
+            nn_core::rows::prefetch(self.images.image(i));
+        }
+    }
+
     /// Pixels are bytes and every normalisation is finite.
     fn first_non_finite(&self) -> Option<(usize, usize, f64)> {
         None
