@@ -110,20 +110,22 @@ impl<T: Float> Dense<T> {
         Ok(())
     }
 
-    /// Given δˡ: ∂E/∂Wˡ = Hˡ⁻¹ᵀ δˡ into `dw`, ∂E/∂bˡ = 1ᵀ δˡ into `db`, and,
-    /// if asked, δˡ Wˡᵀ into `down` (∂E/∂Hˡ⁻¹).
+    /// Given δˡ: ∂E/∂Wˡ = Hˡ⁻¹ᵀ δˡ into `dw` (if given), ∂E/∂bˡ = 1ᵀ δˡ into
+    /// `db`, and, if asked, δˡ Wˡᵀ into `down` (∂E/∂Hˡ⁻¹).
     pub(crate) fn backward(
         &self,
         x: MatRef<'_, T>,
         delta: MatRef<'_, T>,
-        dw: &mut Matrix<T>,
+        dw: Option<&mut Matrix<T>>,
         db: &mut Matrix<T>,
         down: Option<MatMut<'_, T>>,
         add: bool,
     ) -> Result<(), ShapeError> {
         // with `add`, each element becomes g + (what β = 0 would write), one rounding
         // (exactly so for x.rows() ≤ SINGLE_PASS_K)
-        gemm(T::ONE, x, Op::T, delta, Op::N, if add { T::ONE } else { T::ZERO }, dw.view_mut())?;
+        if let Some(dw) = dw {
+            gemm(T::ONE, x, Op::T, delta, Op::N, if add { T::ONE } else { T::ZERO }, dw.view_mut())?;
+        }
         let db = db.as_mut_slice();
         if add {
             // 1ᵀδ summed from zero, as below, then added: g + (the new sum), one rounding

@@ -209,17 +209,18 @@ impl<T: Float> Network<T> {
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
     ) -> Result<(), ShapeError> {
-        self.backward_into(x, ws, grads, false)
+        self.backward_into(x, ws, grads, GradMode::Write)
     }
 
-    /// [`Network::backward`], writing the gradients into `grads` or, with
-    /// `add`, adding them to it (see [`Network::add_loss_and_gradients`]).
+    /// [`Network::backward`], writing the gradients into `grads`, adding them
+    /// to it (see [`Network::add_loss_and_gradients`]) or writing all but
+    /// ∂E/∂W⁰, as `mode` says.
     fn backward_into(
         &self,
         x: MatRef<'_, T>,
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
-        add: bool,
+        mode: GradMode,
     ) -> Result<(), ShapeError> {
         self.check_input(&x)?;
         grads.check(self)?;
@@ -238,7 +239,8 @@ impl<T: Float> Network<T> {
             let down: Option<MatMut<'_, T>> =
                 if l > 0 { Some(below[l - 1].view_mut()) } else { ws.input_grad.as_mut().map(Matrix::view_mut) };
             let g = &mut grads.layers[l];
-            layer.backward(input, delta, &mut g.weights, &mut g.bias, down, add)?;
+            let dw = if l == 0 && mode == GradMode::WriteAllButFirstWeights { None } else { Some(&mut g.weights) };
+            layer.backward(input, delta, dw, &mut g.bias, down, mode == GradMode::Add)?;
             if l > 0 {
                 // δˡ⁻¹ = (δˡ Wˡᵀ) ⊙ φ′(Uˡ⁻¹)
                 self.layers[l - 1].activation().backward(
@@ -266,7 +268,7 @@ impl<T: Float> Network<T> {
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
     ) -> Result<T, ShapeError> {
-        self.drive(x, t, objective, divisor, ws, grads, false)
+        self.drive(x, t, objective, divisor, ws, grads, GradMode::Write)
     }
 
     /// As [`Network::loss_and_gradients`], but adds this batch's gradients to
@@ -307,10 +309,54 @@ impl<T: Float> Network<T> {
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
     ) -> Result<T, ShapeError> {
-        self.drive(x, t, objective, divisor, ws, grads, true)
+        self.drive(x, t, objective, divisor, ws, grads, GradMode::Add)
     }
 
-    /// Forward pass, δᴸ and E, backward pass writing (or, with `add`, adding) the gradients.
+    /// As [`Network::loss_and_gradients`], but leaves the first layer's
+    /// weight gradient ∂E/∂W⁰ = Xᵀδ⁰ unwritten (`grads.layers[0].weights`
+    /// keeps what it held): δ⁰ stays in `ws` ([`Workspace::delta`]`(0)`), so
+    /// the caller can form Xᵀδ⁰ later, in row blocks, where it is used. A
+    /// data-parallel trainer does so on the thread that updates those rows
+    /// of W⁰, which moves the rows of X and δ⁰ between cores instead of the
+    /// far larger gradient. Every other gradient has the bits
+    /// `loss_and_gradients` writes, and so does any row block of Xᵀδ⁰
+    /// computed with [`gemm`](crate::gemm()) (the bits of an element of a
+    /// product do not depend on which rows are computed with it).
+    ///
+    /// ```
+    /// use nn_core::{gemm, Activation, Gradients, Loss, Matrix, MatMut, MatRef, NetworkBuilder, Op, Reduction, Workspace};
+    /// use rand::SeedableRng;
+    /// let net = NetworkBuilder::new(5).dense(4, Activation::Tanh).dense(2, Activation::Identity)
+    ///     .build::<f64, _>(&mut rand::rngs::StdRng::seed_from_u64(3)).unwrap();
+    /// let x = Matrix::from_fn(6, 5, |i, j| ((i * 5 + j) % 7) as f64 / 4.0);
+    /// let t = Matrix::from_fn(6, 2, |i, j| ((i + j) % 3) as f64);
+    /// let loss = Loss::Mse(Reduction::Mean);
+    /// let mut ws = Workspace::new(&net, 6);
+    /// let mut whole = Gradients::zeros_like(&net);
+    /// net.loss_and_gradients(x.view(), t.view(), &loss, 6, &mut ws, &mut whole).unwrap();
+    /// let mut rest = Gradients::zeros_like(&net);
+    /// net.loss_and_gradients_but_first_weights(x.view(), t.view(), &loss, 6, &mut ws, &mut rest).unwrap();
+    /// assert_eq!(rest.layers[1].weights, whole.layers[1].weights);
+    /// assert!(rest.layers[0].weights.as_slice().iter().all(|&g| g == 0.0));
+    /// // rows 2..5 of ∂E/∂W⁰ = (columns 2..5 of X)ᵀ δ⁰
+    /// let mut block = Matrix::zeros(3, 4);
+    /// let cols = MatRef::new(&x.as_slice()[2..], 6, 3, 5).unwrap();
+    /// gemm(1.0, cols, Op::T, ws.delta(0), Op::N, 0.0, block.view_mut()).unwrap();
+    /// assert_eq!(block.as_slice(), &whole.layers[0].weights.as_slice()[2 * 4..]);
+    /// ```
+    pub fn loss_and_gradients_but_first_weights<O: Objective<T> + ?Sized>(
+        &self,
+        x: MatRef<'_, T>,
+        t: MatRef<'_, T>,
+        objective: &O,
+        divisor: usize,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+    ) -> Result<T, ShapeError> {
+        self.drive(x, t, objective, divisor, ws, grads, GradMode::WriteAllButFirstWeights)
+    }
+
+    /// Forward pass, δᴸ and E, backward pass writing (or adding) the gradients.
     #[allow(clippy::too_many_arguments)]
     fn drive<O: Objective<T> + ?Sized>(
         &self,
@@ -320,11 +366,11 @@ impl<T: Float> Network<T> {
         divisor: usize,
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
-        add: bool,
+        mode: GradMode,
     ) -> Result<T, ShapeError> {
         self.forward(x, ws)?;
         let e = objective.output_delta(self, t, ws, divisor)?;
-        self.backward_into(x, ws, grads, add)?;
+        self.backward_into(x, ws, grads, mode)?;
         Ok(e)
     }
 
@@ -360,6 +406,17 @@ impl<T: Float> Network<T> {
         self.forward(x, &mut ws)?;
         Ok(ws.output().to_matrix())
     }
+}
+
+/// What a backward pass does with the gradients it computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GradMode {
+    /// Overwrites every gradient.
+    Write,
+    /// Adds every gradient to what the buffers hold.
+    Add,
+    /// Overwrites every gradient but ∂E/∂W⁰, which it does not compute.
+    WriteAllButFirstWeights,
 }
 
 /// Buffers for one forward and backward pass: Uˡ, Hˡ and δˡ for every layer

@@ -15,6 +15,14 @@
 //! without ∇E ever being written; any other optimizer gets ∇E, reduced, and
 //! steps as usual. Both give the bits of "∇E, then [`Optimizer::step`]".
 //!
+//! On several threads, a shard leaves the largest gradient, ∂E/∂W⁰ = Xᵢᵀδᵢ⁰,
+//! unformed: the thread that steps a block of rows of W⁰ forms those rows of
+//! Σᵢ Xᵢᵀδᵢ⁰ from the shards' rows and δ⁰, in the same order, so the threads
+//! exchange Xᵢ and δᵢ⁰ rather than the gradients (an 8-row shard of MNIST
+//! has 25 KB of rows, its gradient of 784 × 64 weights 200 KB), and the sum
+//! goes to the optimizer while it is in cache. On one thread, shard
+//! 2j + 1 adds its gradient into shard 2j's buffer instead.
+//!
 //! ```
 //! use nn_core::{Activation, Init, Loss, Matrix, NetworkBuilder, Reduction};
 //! use nn_train::{DataParallel, Execution};
@@ -45,7 +53,7 @@ use rayon::prelude::*;
 
 use crate::collective::{owner, Collective, Combine};
 use crate::error::TrainError;
-use crate::reduce::{sum_into, Slice, Strided};
+use crate::reduce::{first_weights_into, sum_into, Deferred, Slice, Strided};
 use crate::shards::ShardPlan;
 
 /// Where the shards of a batch run.
@@ -75,12 +83,34 @@ impl<T> AsRef<Gradients<T>> for Shard<T> {
     }
 }
 
+impl<T: Float> Deferred<T> for Shard<T> {
+    fn x(&self) -> MatRef<'_, T> {
+        self.x.view()
+    }
+    fn delta0(&self) -> MatRef<'_, T> {
+        self.ws.delta(0)
+    }
+}
+
+/// What a shard does with its gradient.
+enum Job<'g, T> {
+    /// Writes it into its own buffers.
+    Write,
+    /// Adds it to another shard's (the first of its pair).
+    AddTo(&'g mut Gradients<T>),
+    /// Writes all but ∂E/∂W⁰, left for the step to form from X and δ⁰.
+    WriteButFirstWeights,
+}
+
 /// Where the last batch's gradients are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Computed {
     /// In the first k shards, not summed yet; with stride 2, the even slots
     /// hold the sums of the shard pairs (2j, 2j + 1), added in place.
     Shards(usize, usize),
+    /// In the first k shards, all but ∂E/∂W⁰, which is formed from their
+    /// rows and δ⁰ when summed (see [`first_weights_into`]).
+    Deferred(usize),
     /// Summed into ∇E.
     Reduced,
     /// Used by an element-wise step (∇E was never written), or nothing computed yet.
@@ -98,6 +128,8 @@ pub struct DataParallel<T> {
     sum: Gradients<T>,
     /// The other ranks of a multi-process run, if any.
     ranks: Option<Ranks<T>>,
+    /// A buffer per thread for the blocks of ∂E/∂W⁰ formed in the step.
+    scratch: Vec<Vec<T>>,
 }
 
 /// A multi-process run's side of [`DataParallel`]: the collective and the
@@ -215,6 +247,7 @@ impl<T: Float> DataParallel<T> {
             computed: Computed::Spent,
             sum: Gradients::zeros_like(net),
             ranks: None,
+            scratch: Vec::new(),
         })
     }
 
@@ -321,13 +354,17 @@ impl<T: Float> DataParallel<T> {
         check_targets(x.n_rows(), t.rows())?;
         check_indices(x.n_rows(), indices)?;
         let plan = self.plan;
-        self.run(k, |i, s, into| {
+        self.run(k, true, |i, s, job| {
             let rows = &indices[plan.range(n, i)];
             s.x.gather_rows_from(x, rows);
             s.t.gather_rows_from(t, rows);
-            s.loss = match into {
-                None => net.loss_and_gradients(s.x.view(), s.t.view(), objective, n, &mut s.ws, &mut s.grads)?,
-                Some(g) => net.add_loss_and_gradients(s.x.view(), s.t.view(), objective, n, &mut s.ws, g)?,
+            let (x, t, ws) = (s.x.view(), s.t.view(), &mut s.ws);
+            s.loss = match job {
+                Job::Write => net.loss_and_gradients(x, t, objective, n, ws, &mut s.grads)?,
+                Job::AddTo(g) => net.add_loss_and_gradients(x, t, objective, n, ws, g)?,
+                Job::WriteButFirstWeights => {
+                    net.loss_and_gradients_but_first_weights(x, t, objective, n, ws, &mut s.grads)?
+                }
             };
             Ok(())
         })
@@ -346,12 +383,16 @@ impl<T: Float> DataParallel<T> {
         let k = self.shards_for(n)?;
         check_targets(n, t.rows())?;
         let plan = self.plan;
-        let e = self.run(k, |i, s, into| {
+        // the shards read their rows in place, so none is left for the step
+        // to form ∂E/∂W⁰ from: no `Job::WriteButFirstWeights`
+        let e = self.run(k, false, |i, s, job| {
             let r = plan.range(n, i);
             let (xs, ts) = (x.rows_range(r.start, r.end), t.rows_range(r.start, r.end));
-            s.loss = match into {
-                None => net.loss_and_gradients(xs, ts, objective, n, &mut s.ws, &mut s.grads)?,
-                Some(g) => net.add_loss_and_gradients(xs, ts, objective, n, &mut s.ws, g)?,
+            s.loss = match job {
+                Job::AddTo(g) => net.add_loss_and_gradients(xs, ts, objective, n, &mut s.ws, g)?,
+                Job::Write | Job::WriteButFirstWeights => {
+                    net.loss_and_gradients(xs, ts, objective, n, &mut s.ws, &mut s.grads)?
+                }
             };
             Ok(())
         })?;
@@ -359,14 +400,16 @@ impl<T: Float> DataParallel<T> {
         Ok(e)
     }
 
-    /// Runs `shard(i, state)` for the shards of a batch of `k` shards that
-    /// this rank computes, combines them across ranks, and returns E = Σᵢ Eᵢ
-    /// (summed in shard order). In one process and in exact mode every
-    /// shard's gradient is then in its own slot, left for the step to sum;
-    /// in fast mode ∇E is summed already.
-    fn run<F>(&mut self, k: usize, shard: F) -> Result<T, ShapeError>
+    /// Runs `shard(i, state, job)` for the shards of a batch of `k` shards
+    /// that this rank computes, combines them across ranks, and returns
+    /// E = Σᵢ Eᵢ (summed in shard order). In one process and in exact mode
+    /// every shard's gradient is then in its own slot, left for the step to
+    /// sum; in fast mode ∇E is summed already. With `gathered` (the shards
+    /// hold their rows), several threads in one process leave ∂E/∂W⁰ to the
+    /// step.
+    fn run<F>(&mut self, k: usize, gathered: bool, shard: F) -> Result<T, ShapeError>
     where
-        F: Fn(usize, &mut Shard<T>, Option<&mut Gradients<T>>) -> Result<(), ShapeError> + Sync,
+        F: Fn(usize, &mut Shard<T>, Job<'_, T>) -> Result<(), ShapeError> + Sync,
     {
         self.computed = Computed::Spent;
         let (rank, ranks) = self.rank();
@@ -381,32 +424,35 @@ impl<T: Float> DataParallel<T> {
         // One thread, one process: shard 2j + 1 adds its gradient into shard
         // 2j's buffer (`add_loss_and_gradients`: the same bits as the tree's
         // first level, g₂ⱼ + g₂ⱼ₊₁), so the step sums half as many buffers.
-        let pairs = self.execution == Execution::Serial
-            && ranks == 1
-            && k > 1
-            && self.plan.shard_size() <= nn_core::gemm::SINGLE_PASS_K;
+        let single_pass = ranks == 1 && k > 1 && self.plan.shard_size() <= nn_core::gemm::SINGLE_PASS_K;
+        let pairs = single_pass && self.execution == Execution::Serial;
+        // Several threads, one process: each shard leaves Xᵢᵀδᵢ⁰ unformed, and
+        // the step forms the sum of the rows of ∂E/∂W⁰ each thread updates
+        // (the same bits; see `first_weights_into`).
+        let defer = single_pass && gathered && self.execution == Execution::Parallel && self.parts() > 1;
         let shards = &mut self.shards[..k];
         match self.execution {
             Execution::Parallel if k > 1 => {
                 let mine = shards.par_iter_mut().enumerate().filter_map(|(s, st)| global(s).map(|g| (g, st)));
-                mine.try_for_each(|(g, st)| shard(g, st, None))?;
+                let job = || if defer { Job::WriteButFirstWeights } else { Job::Write };
+                mine.try_for_each(|(g, st)| shard(g, st, job()))?;
             }
             _ if pairs => {
                 for (j, pair) in shards.chunks_mut(2).enumerate() {
                     let (first, second) = pair.split_at_mut(1);
-                    shard(2 * j, &mut first[0], None)?;
+                    shard(2 * j, &mut first[0], Job::Write)?;
                     if let Some(second) = second.first_mut() {
-                        shard(2 * j + 1, second, Some(&mut first[0].grads))?;
+                        shard(2 * j + 1, second, Job::AddTo(&mut first[0].grads))?;
                     }
                 }
             }
             _ => {
                 let mut mine = shards.iter_mut().enumerate().filter_map(|(s, st)| global(s).map(|g| (g, st)));
-                mine.try_for_each(|(g, st)| shard(g, st, None))?;
+                mine.try_for_each(|(g, st)| shard(g, st, Job::Write))?;
             }
         }
-        if pairs {
-            self.computed = Computed::Shards(k, 2);
+        if pairs || defer {
+            self.computed = if defer { Computed::Deferred(k) } else { Computed::Shards(k, 2) };
             return Ok(self.shards[..k].iter().fold(T::ZERO, |e, s| e + s.loss));
         }
         if ranks == 1 {
@@ -497,11 +543,16 @@ impl<T: Float> DataParallel<T> {
 
     /// Sums the last batch's shard gradients into ∇E, unless they are summed already.
     fn reduce(&mut self) -> Result<(), ShapeError> {
-        let Computed::Shards(k, stride) = self.computed else { return Ok(()) };
-        let (shards, parts) = (Strided(&self.shards[..k], stride), self.parts());
+        let (k, stride, deferred) = match self.computed {
+            Computed::Shards(k, stride) => (k, stride, false),
+            Computed::Deferred(k) => (k, 1, true),
+            Computed::Reduced | Computed::Spent => return Ok(()),
+        };
+        let parts = self.parts();
+        let mut sums = Summer::new(&self.shards[..k], stride, deferred, parts, &mut self.scratch);
         for (layer, g) in self.sum.layers.iter_mut().enumerate() {
             for (is_weight, out) in [(true, g.weights.as_mut_slice()), (false, g.bias.as_mut_slice())] {
-                sum_into(Slice { offset: 0, out }, (layer, is_weight), shards, parts)?;
+                sums.sum(Slice { offset: 0, out }, (layer, is_weight))?;
             }
         }
         self.computed = Computed::Reduced;
@@ -527,11 +578,17 @@ impl<T: Float> DataParallel<T> {
                 self.computed = Computed::Spent;
                 optimizer.step(net, &self.sum)
             }
-            Computed::Shards(k, stride) => {
-                let (shards, parts) = (Strided(&self.shards[..k], stride), self.parts());
+            Computed::Shards(..) | Computed::Deferred(_) => {
+                let (k, stride, deferred) = match self.computed {
+                    Computed::Deferred(k) => (k, 1, true),
+                    Computed::Shards(k, stride) => (k, stride, false),
+                    Computed::Reduced | Computed::Spent => (0, 1, false),
+                };
+                let parts = self.parts();
+                let mut sums = Summer::new(&self.shards[..k], stride, deferred, parts, &mut self.scratch);
                 let sum_and_step = &mut |t: nn_core::TensorStep<'_, T>| {
                     let tensor = (t.layer(), t.is_weight());
-                    sum_into(t, tensor, shards, parts)
+                    sums.sum(t, tensor)
                 };
                 match optimizer.step_elementwise(net, sum_and_step)? {
                     ElementwiseStep::Taken => {
@@ -545,6 +602,35 @@ impl<T: Float> DataParallel<T> {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Sums the shard gradients of one batch, tensor by tensor, into ∇E or an
+/// optimizer's step: [`sum_into`], or, for ∂E/∂W⁰ of shards that left it
+/// unformed, [`first_weights_into`].
+struct Summer<'a, T> {
+    shards: &'a [Shard<T>],
+    stride: usize,
+    deferred: bool,
+    parts: usize,
+    scratch: &'a mut Vec<Vec<T>>,
+}
+
+impl<'a, T: Float> Summer<'a, T> {
+    fn new(shards: &'a [Shard<T>], stride: usize, deferred: bool, parts: usize, scratch: &'a mut Vec<Vec<T>>) -> Self {
+        if deferred && scratch.len() < parts {
+            scratch.resize_with(parts, Vec::new);
+        }
+        Summer { shards, stride, deferred, parts, scratch }
+    }
+
+    fn sum<S: crate::reduce::Sums<T>>(&mut self, out: S, tensor: (usize, bool)) -> Result<(), ShapeError> {
+        if self.deferred && tensor == (0, true) {
+            let cols = self.shards.first().map_or(1, |s| s.grads.layers[0].weights.cols());
+            first_weights_into(out, self.shards, cols, self.parts, &mut self.scratch[..self.parts])
+        } else {
+            sum_into(out, tensor, Strided(self.shards, self.stride), self.parts)
         }
     }
 }

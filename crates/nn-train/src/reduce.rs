@@ -17,7 +17,7 @@
 //! optimizer's [`TensorStep`], which steps those elements at once (then ∇E
 //! is never written, and each part of Wˡ is written by one thread only).
 
-use nn_core::{Float, Gradients, ShapeError, TensorStep};
+use nn_core::{gemm, Float, Gradients, MatMut, MatRef, Op, ShapeError, TensorStep};
 
 /// A run of one tensor's elements that takes their summed gradients: an
 /// optimizer's [`TensorStep`], or a [`Slice`] of ∇E.
@@ -91,6 +91,11 @@ impl<G> Copy for Strided<'_, G> {}
 /// Elements of a tensor summed at a time (a stack buffer per level of the tree).
 const RUN: usize = 1024;
 
+/// Elements of ∂E/∂W⁰ that [`first_weights_into`] forms at a time for each
+/// pair of shards (whole rows; 64 KiB of f32): small enough to stay in the
+/// core's cache until the optimizer has used them.
+const BLOCK: usize = 16 * 1024;
+
 /// Tensors (or parts) shorter than this are summed on one thread.
 const PARALLEL_MIN: usize = 4096;
 
@@ -139,7 +144,7 @@ pub(crate) fn sum_into<T: Float, S: Sums<T>, G: AsRef<Gradients<T>> + Sync>(
 /// `out` = the sum of `run(i)` over shards `lo .. lo + size` (those below
 /// `k`), added as the pairwise tree of the module docs adds them:
 /// S(lo, size) = S(lo, size/2) + S(lo + size/2, size/2).
-fn tree_sum<'s, T: Float>(run: &dyn Fn(usize) -> &'s [T], k: usize, lo: usize, size: usize, out: &mut [T]) {
+pub(crate) fn tree_sum<'s, T: Float>(run: &dyn Fn(usize) -> &'s [T], k: usize, lo: usize, size: usize, out: &mut [T]) {
     let half = size / 2;
     if size == 1 || lo + half >= k {
         // no right half: the left one alone
@@ -158,4 +163,81 @@ fn tree_sum<'s, T: Float>(run: &dyn Fn(usize) -> &'s [T], k: usize, lo: usize, s
         tree_sum(run, k, lo + half, half, right);
         nn_core::vector::add_assign(out, right);
     }
+}
+
+/// A shard whose first-layer weight gradient gᵢ = Xᵢᵀδᵢ⁰ was left to form
+/// ([`Network::loss_and_gradients_but_first_weights`](nn_core::Network::loss_and_gradients_but_first_weights)):
+/// its rows of the batch and its δ⁰.
+pub(crate) trait Deferred<T>: Sync {
+    /// Xᵢ, the shard's rows of the batch.
+    fn x(&self) -> MatRef<'_, T>;
+    /// δᵢ⁰ of its backward pass.
+    fn delta0(&self) -> MatRef<'_, T>;
+}
+
+/// ∂E/∂W⁰ = Σᵢ Xᵢᵀδᵢ⁰ over `shards`, for the elements of `out` (whole rows of
+/// the `cols`-column tensor), formed here rather than by each shard: in
+/// `parts` parts of whole rows on as many threads, each a block of rows at a
+/// time. Within a block, shard 2j + 1's product is added to shard 2j's
+/// (gemm β = 1: the tree's first level, exact for shards of at most
+/// [`SINGLE_PASS_K`](nn_core::gemm::SINGLE_PASS_K) rows), and the pair sums
+/// are added by the tree of the module docs: the bits of [`sum_into`] over
+/// gradients the shards had written themselves. A thread reads the rows of
+/// X and δ⁰ of the other threads' shards, not their gradients, and its part
+/// of the sum goes to the optimizer while in its cache. `scratch` holds a
+/// buffer per part.
+pub(crate) fn first_weights_into<T: Float, S: Sums<T>, D: Deferred<T>>(
+    out: S,
+    shards: &[D],
+    cols: usize,
+    parts: usize,
+    scratch: &mut [Vec<T>],
+) -> Result<(), ShapeError> {
+    let rows = out.len() / cols.max(1);
+    if parts > 1 && scratch.len() > 1 && out.len() >= PARALLEL_MIN && rows > 1 {
+        let left = (parts / 2).min(scratch.len() - 1);
+        let mid = rows * left / parts * cols;
+        let (a, b) = out.split_at(mid);
+        let (sa, sb) = scratch.split_at_mut(left);
+        let (ra, rb) = rayon::join(
+            || first_weights_into(a, shards, cols, left, sa),
+            || first_weights_into(b, shards, cols, parts - left, sb),
+        );
+        return ra.and(rb);
+    }
+    let Some(buf) = scratch.first_mut() else {
+        return Err(ShapeError::new("first-layer weight gradient", "a scratch buffer", "none"));
+    };
+    let pairs = shards.len().div_ceil(2);
+    let block_rows = (BLOCK / cols.max(1)).max(1);
+    let need = pairs * block_rows * cols;
+    if buf.len() < need {
+        buf.resize(need, T::ZERO);
+    }
+    let mut out = out;
+    while out.len() > 0 {
+        let (r0, nr) = (out.offset() / cols, (out.len() / cols).min(block_rows));
+        let n = nr * cols;
+        for (pair, dst) in shards.chunks(2).zip(buf.chunks_mut(n)) {
+            for (q, shard) in pair.iter().enumerate() {
+                let x = shard.x();
+                // rows r0.. of Xᵢᵀ: columns r0.. of Xᵢ
+                let x_cols = MatRef::new(&x.as_slice()[r0..], x.rows(), nr, x.row_stride())?;
+                let beta = if q == 0 { T::ZERO } else { T::ONE };
+                gemm(T::ONE, x_cols, Op::T, shard.delta0(), Op::N, beta, MatMut::new(dst, nr, cols, cols)?)?;
+            }
+        }
+        if pairs == 1 {
+            out.take(&buf[..n])?;
+            continue;
+        }
+        let mut sum = [T::ZERO; RUN];
+        for start in (0..n).step_by(RUN) {
+            let len = RUN.min(n - start);
+            let run = |i: usize| &buf[i * n + start..i * n + start + len];
+            tree_sum(&run, pairs, 0, pairs.next_power_of_two(), &mut sum[..len]);
+            out.take(&sum[..len])?;
+        }
+    }
+    Ok(())
 }

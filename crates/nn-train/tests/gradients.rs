@@ -36,6 +36,23 @@ fn sharded(
     (e, flat(dp.gradients()))
 }
 
+/// As [`sharded`], through the gather path: the shards copy their rows of
+/// `x` (listed by `rows`) into their own buffers, and on several threads the
+/// step forms ∂E/∂W⁰ from them and δ⁰ (`first_weights_into`).
+fn gathered(
+    net: &Network<f32>,
+    x: &Matrix<f32>,
+    t: &Matrix<f32>,
+    rows: &[usize],
+    loss: &Loss,
+    shard: usize,
+    execution: Execution,
+) -> (f32, Vec<f32>) {
+    let mut dp = DataParallel::new(net, rows.len(), shard, execution).unwrap();
+    let e = dp.gather_and_compute(net, x, t, rows, loss).unwrap();
+    (e, flat(dp.gradients()))
+}
+
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
 }
@@ -137,10 +154,13 @@ fn parallel_reduction_equals_a_serial_pairwise_tree_bit_for_bit() {
         }
         let e_tree = parts.iter().fold(0.0f32, |s, p| s + p.0);
         let expected = (e_tree, flat(&parts[0].1));
+        let rows: Vec<usize> = (0..29).collect();
         for threads in [1, 2, 3] {
             for execution in [Execution::Serial, Execution::Parallel] {
                 let got = pool(threads).install(|| sharded(net, x.view(), t.view(), &loss, shard, execution));
                 assert_eq!(got, expected, "shards of {shard}, {threads} threads, {execution:?}");
+                let got = pool(threads).install(|| gathered(net, &x, &t, &rows, &loss, shard, execution));
+                assert_eq!(got, expected, "gathered shards of {shard}, {threads} threads, {execution:?}");
             }
         }
     }
