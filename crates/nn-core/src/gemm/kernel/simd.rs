@@ -9,13 +9,14 @@
 //! A tile is `MR` rows × `NV` vectors (`NR = NV·LANES` columns), held in
 //! `MR·NV` accumulators. Each depth step loads one row of the B̃ micro-panel
 //! (`NV` vectors), broadcasts `MR` values of Ã and issues `MR·NV` FMAs; the C
-//! tile is prefetched before the depth loop and updated once after it. Edge
-//! tiles with fewer rows use a microkernel instantiated for exactly that
-//! many rows (no wasted FMAs when m = 16 = 6 + 6 + 4), and a short last tile
-//! is evened out with the one before it where Ã is read in place (m = 8 =
-//! 4 + 4, not 6 + 2); edge tiles with fewer columns use as few vectors as
-//! cover them, compute on the zero-padded panel, and go through a stack
-//! buffer from which the valid part is copied into C.
+//! tile is prefetched `C_AHEAD` steps before the end of the depth loop and
+//! updated once after it. Edge tiles with fewer rows use a microkernel
+//! instantiated for exactly that many rows (no wasted FMAs when m = 16 =
+//! 6 + 6 + 4), and a short last tile is evened out with the one before it
+//! where Ã is read in place (m = 8 = 4 + 4, not 6 + 2); edge tiles with
+//! fewer columns use as few vectors as cover them, compute on the
+//! zero-padded panel, and go through a stack buffer from which the valid
+//! part is copied into C.
 //!
 //! Ã and B̃ are read through strides, so the kernels read packed panels and,
 //! where packing would cost more than it saves, the operands in place:
@@ -414,6 +415,34 @@ struct Tile<T> {
 /// Depth steps per trip of the unrolled depth loop.
 const UNROLL: usize = 4;
 
+/// Depth steps before the end of a tile's depth loop at which the C tile is
+/// prefetched into L1. At the start of the loop, where it was prefetched
+/// before, the lines are mostly evicted again by the time the tile is
+/// stored: a tile streams kc·(MR + NR) values of Ã and B̃ through L1 (152
+/// KiB for the AVX-512 f64 tile at kc = 512, three times a Zen 5 core's 48
+/// KiB L1d), and rows of C a multiple of 4 KiB apart share a few sets. 64
+/// steps (about 800 cycles of a full AVX-512 tile) is early enough for a
+/// line from L3; 48 to 128 measured alike. On a Zen 5 core (AVX-512) this
+/// raised f64 1024³ by 1–3 % (the `gemm` crate's time over ours, median
+/// of pairs in one process: 1.00–1.03 before, 1.04–1.05 after, on a loaded
+/// machine) and left the other benchmark shapes as they were within the
+/// noise; a depth loop of at most 64 steps still prefetches at its start.
+const C_AHEAD: usize = 64;
+
+/// Prefetches the C tile (`M` rows of `NV` vectors from `t.c`) into L1: the
+/// first and the last cache line of each row.
+#[inline(always)]
+fn prefetch_c_tile<V: Lanes, const M: usize, const NV: usize>(t: &Tile<V::T>) {
+    for i in 0..M {
+        let row = t.c.wrapping_add(i * t.rsc) as *const i8;
+        // SAFETY: SSE is part of x86-64, and a prefetch never faults, whatever the address.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(row);
+            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NV * V::LANES * std::mem::size_of::<V::T>() - 1));
+        }
+    }
+}
+
 /// The microkernel: C tile (M × cols) ← α·Ã·B̃ + β·C tile, for cols ≤
 /// NV·LANES (narrow edge tiles use fewer vectors than the kernel's NV).
 ///
@@ -430,16 +459,11 @@ const UNROLL: usize = 4;
 #[inline(always)]
 unsafe fn microkernel<V: Lanes, const M: usize, const ROWS: bool, const NV: usize>(t: Tile<V::T>) {
     let l = V::LANES;
-    // Ask for the C tile now; it is needed after the depth loop (if that is
-    // long enough for the prefetch to arrive early).
-    for i in 0..if t.kc >= 32 { M } else { 0 } {
-        let row = t.c.wrapping_add(i * t.rsc) as *const i8;
-        // SAFETY: SSE is part of x86-64, and a prefetch never faults, whatever the address.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(row);
-            _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(NV * l * std::mem::size_of::<V::T>() - 1));
-        }
-    }
+    // The depth at which the C tile is prefetched (a multiple of UNROLL):
+    // C_AHEAD steps before the end of the depth loop, or at its start when it
+    // is shorter; not at all when the loop is too short for the prefetch to
+    // arrive early.
+    let c_at = (t.kc >= 32).then(|| t.kc.saturating_sub(C_AHEAD) / UNROLL * UNROLL);
     // SAFETY: every pointer below is dereferenced only at the elements this
     // function's contract lists (Ã (i, p) for i < M, p < kc; B̃ rows p < kc,
     // NV·LANES values each; C (i, j) for i < M, j < cols, directly when the
@@ -470,7 +494,15 @@ unsafe fn microkernel<V: Lanes, const M: usize, const ROWS: bool, const NV: usiz
             // Not unrolled: unrolled, LLVM hoists the broadcasts of later steps
             // and runs out of registers.
             let rows: [*const V::T; M] = std::array::from_fn(|i| t.a.wrapping_add(i * t.rsa));
-            for p in 0..t.kc {
+            let mut from = 0;
+            if let Some(at) = c_at {
+                for p in 0..at {
+                    step!(i => rows[i].add(p), pb.add(p * t.rsb));
+                }
+                prefetch_c_tile::<V, M, NV>(&t);
+                from = at;
+            }
+            for p in from..t.kc {
                 step!(i => rows[i].add(p), pb.add(p * t.rsb));
             }
         } else {
@@ -478,14 +510,25 @@ unsafe fn microkernel<V: Lanes, const M: usize, const ROWS: bool, const NV: usiz
             // leave the allocation; it is only dereferenced in bounds.
             let mut pa = t.a;
             let mut p = 0;
-            while p + UNROLL <= t.kc {
-                for u in 0..UNROLL {
-                    let col = pa.wrapping_add(u * t.csa);
-                    step!(i => col.add(i), pb.add((p + u) * t.rsb));
-                }
-                pa = pa.wrapping_add(UNROLL * t.csa);
-                p += UNROLL;
+            // UNROLL steps at a time while they end by `$end`.
+            macro_rules! unrolled {
+                ($end:expr) => {
+                    while p + UNROLL <= $end {
+                        for u in 0..UNROLL {
+                            let col = pa.wrapping_add(u * t.csa);
+                            step!(i => col.add(i), pb.add((p + u) * t.rsb));
+                        }
+                        pa = pa.wrapping_add(UNROLL * t.csa);
+                        p += UNROLL;
+                    }
+                };
             }
+            if let Some(at) = c_at {
+                // `at` is a multiple of UNROLL: this stops exactly there.
+                unrolled!(at);
+                prefetch_c_tile::<V, M, NV>(&t);
+            }
+            unrolled!(t.kc);
             while p < t.kc {
                 step!(i => pa.add(i), pb.add(p * t.rsb));
                 pa = pa.wrapping_add(t.csa);
