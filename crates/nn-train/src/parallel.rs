@@ -543,13 +543,10 @@ impl<T: Float> DataParallel<T> {
 
     /// Sums the last batch's shard gradients into ∇E, unless they are summed already.
     fn reduce(&mut self) -> Result<(), ShapeError> {
-        let (k, stride, deferred) = match self.computed {
-            Computed::Shards(k, stride) => (k, stride, false),
-            Computed::Deferred(k) => (k, 1, true),
-            Computed::Reduced | Computed::Spent => return Ok(()),
-        };
         let parts = self.parts();
-        let mut sums = Summer::new(&self.shards[..k], stride, deferred, parts, &mut self.scratch);
+        let Some(mut sums) = Summer::pending(self.computed, &self.shards, parts, &mut self.scratch) else {
+            return Ok(());
+        };
         for (layer, g) in self.sum.layers.iter_mut().enumerate() {
             for (is_weight, out) in [(true, g.weights.as_mut_slice()), (false, g.bias.as_mut_slice())] {
                 sums.sum(Slice { offset: 0, out }, (layer, is_weight))?;
@@ -579,13 +576,10 @@ impl<T: Float> DataParallel<T> {
                 optimizer.step(net, &self.sum)
             }
             Computed::Shards(..) | Computed::Deferred(_) => {
-                let (k, stride, deferred) = match self.computed {
-                    Computed::Deferred(k) => (k, 1, true),
-                    Computed::Shards(k, stride) => (k, stride, false),
-                    Computed::Reduced | Computed::Spent => (0, 1, false),
-                };
                 let parts = self.parts();
-                let mut sums = Summer::new(&self.shards[..k], stride, deferred, parts, &mut self.scratch);
+                let Some(mut sums) = Summer::pending(self.computed, &self.shards, parts, &mut self.scratch) else {
+                    return Ok(());
+                };
                 let sum_and_step = &mut |t: nn_core::TensorStep<'_, T>| {
                     let tensor = (t.layer(), t.is_weight());
                     sums.sum(t, tensor)
@@ -618,11 +612,18 @@ struct Summer<'a, T> {
 }
 
 impl<'a, T: Float> Summer<'a, T> {
-    fn new(shards: &'a [Shard<T>], stride: usize, deferred: bool, parts: usize, scratch: &'a mut Vec<Vec<T>>) -> Self {
+    /// The summer of the gradients `computed` says are in `shards` and not
+    /// summed yet, if any, on `parts` threads.
+    fn pending(computed: Computed, shards: &'a [Shard<T>], parts: usize, scratch: &'a mut Vec<Vec<T>>) -> Option<Self> {
+        let (k, stride, deferred) = match computed {
+            Computed::Shards(k, stride) => (k, stride, false),
+            Computed::Deferred(k) => (k, 1, true),
+            Computed::Reduced | Computed::Spent => return None,
+        };
         if deferred && scratch.len() < parts {
             scratch.resize_with(parts, Vec::new);
         }
-        Summer { shards, stride, deferred, parts, scratch }
+        Some(Summer { shards: &shards[..k], stride, deferred, parts, scratch })
     }
 
     fn sum<S: crate::reduce::Sums<T>>(&mut self, out: S, tensor: (usize, bool)) -> Result<(), ShapeError> {
