@@ -13,6 +13,12 @@
 //! count listed for the same batch and shard size. Epochs are shuffled, as
 //! in the experiments; `--shuffle no` visits the rows in order, as the
 //! benches' yardstick does.
+//!
+//! A second table says where a batch's time went, averaged over every epoch:
+//! the wall time computing its gradient and stepping, the time its shards
+//! spent gathering rows and in forward and backward passes (per thread),
+//! and what is left of the threads' time while the gradient was computed
+//! (waiting for each other or for the pool).
 
 use std::collections::HashMap;
 
@@ -67,6 +73,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // rounds interleave the configurations, so that a slow spell of the machine hits them all alike
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
     let mut losses = vec![f64::NAN; configs.len()];
+    // per configuration: batches, and seconds computing, stepping, gathering, in passes
+    let mut phases = vec![[0.0f64; 5]; configs.len()];
     for _ in 0..rounds {
         for (k, config) in configs.iter().enumerate() {
             let mut net = NetworkBuilder::new(784)
@@ -79,6 +87,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut sgd = Sgd::new(0.005);
             let history = Trainer::new(config).objective(&loss).optimizer(&mut sgd).train_set(x, y).fit(&mut net)?;
             times[k].extend(history.epochs.iter().map(|e| e.seconds));
+            for e in &history.epochs {
+                let p = &mut phases[k];
+                p[0] += e.samples.div_ceil(config.batch_size) as f64;
+                p[1] += e.compute_seconds;
+                p[2] += e.step_seconds;
+                p[3] += e.gather_seconds;
+                p[4] += e.pass_seconds;
+            }
             losses[k] = history.last().map_or(f64::NAN, |e| e.train_loss);
         }
     }
@@ -103,6 +119,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             x.rows() as f64 / best[k],
             one_thread / best[k],
             losses[k],
+        );
+    }
+    println!("\nper batch, µs (gather, passes and idle per thread)");
+    println!(
+        "{:>6} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "batch", "shard", "threads", "gradient", "step", "gather", "passes", "idle"
+    );
+    for (config, p) in configs.iter().zip(&phases) {
+        let t = config.effective_threads() as f64;
+        let per = |s: f64| s / p[0] * 1e6;
+        println!(
+            "{:>6} {:>6} {t:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}",
+            config.batch_size,
+            config.effective_shard_size(),
+            per(p[1]),
+            per(p[2]),
+            per(p[3]) / t,
+            per(p[4]) / t,
+            per(p[1] - (p[3] + p[4]) / t),
         );
     }
     Ok(())

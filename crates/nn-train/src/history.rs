@@ -73,6 +73,20 @@ pub struct EpochRecord {
     /// (payload, as MPI counts it); 0 in one process.
     #[cfg_attr(feature = "json", serde(default))]
     pub comm_bytes: u64,
+    /// Where `seconds` went ([`StepTimes`](crate::StepTimes)): wall time
+    /// computing the batches' gradients, seconds.
+    #[cfg_attr(feature = "json", serde(default))]
+    pub compute_seconds: f64,
+    /// Wall time in the optimizer steps (with the sums of the shard gradients), seconds.
+    #[cfg_attr(feature = "json", serde(default))]
+    pub step_seconds: f64,
+    /// Time the shards spent gathering their rows, summed over shards (on
+    /// P threads up to P times the wall time), seconds.
+    #[cfg_attr(feature = "json", serde(default))]
+    pub gather_seconds: f64,
+    /// Time the shards spent in forward and backward passes, summed over shards, seconds.
+    #[cfg_attr(feature = "json", serde(default))]
+    pub pass_seconds: f64,
 }
 
 impl EpochRecord {

@@ -95,11 +95,12 @@
 //!   Implemented for [`nn_core::Loss`]; an experiment can implement its own rule.
 //! - [`DataParallel`]: per-shard state, `gather_and_compute` / `compute` (∇E of a batch),
 //!   `gather_shards` then `step` (the trainer's step), usable without the trainer;
-//!   [`ShardPlan`]: the cut.
+//!   `take_times` ([`StepTimes`]: where the batches' time went); [`ShardPlan`]: the cut.
 //! - [`History`] (`epochs: Vec<`[`EpochRecord`]`>`, `series(set, metric)`, `last()`,
 //!   `train_losses()`, `write_csv`, `write_json`, `read_json`); [`EpochRecord`] (`epoch`,
 //!   `train_loss` per sample, `samples`, `seconds`, `samples_per_sec`, `eval_seconds`,
-//!   `eval: Vec<`[`MetricValue`]`>`, `get(set, Metric::…)`).
+//!   `eval: Vec<`[`MetricValue`]`>`, `get(set, Metric::…)`, and where `seconds` went:
+//!   `compute_seconds`, `step_seconds`, `gather_seconds`, `pass_seconds`).
 //! - [`metrics`]: `accuracy`, `accuracy_of_labels`, `classes_of`, `confusion_matrix`,
 //!   `classification_report` and `classification_report_of` (from outputs and one-hot targets;
 //!   a [`ClassificationReport`], printed like scikit-learn's), `mae`,
@@ -147,7 +148,7 @@ pub use collective::{Collective, Combine};
 pub use error::{CheckpointError, TrainError};
 pub use history::{EpochRecord, History, MetricValue};
 pub use metrics::{ClassificationReport, ConfusionMatrix, Metric};
-pub use parallel::{CommStats, DataParallel, Execution};
+pub use parallel::{CommStats, DataParallel, Execution, StepTimes};
 pub use progress::Progress;
 pub use shards::ShardPlan;
 pub use trainer::{EvalSet, TrainConfig, TrainState, Trainer};

@@ -75,6 +75,10 @@ struct Shard<T> {
     ws: Workspace<T>,
     grads: Gradients<T>,
     loss: T,
+    /// Seconds spent gathering rows, and in the forward and backward pass,
+    /// since the last [`DataParallel::take_times`].
+    gather_seconds: f64,
+    pass_seconds: f64,
 }
 
 impl<T> AsRef<Gradients<T>> for Shard<T> {
@@ -130,6 +134,8 @@ pub struct DataParallel<T> {
     ranks: Option<Ranks<T>>,
     /// A buffer per thread for the blocks of ∂E/∂W⁰ formed in the step.
     scratch: Vec<Vec<T>>,
+    /// Batches, and wall seconds in computing them and in steps, since the last take.
+    times: StepTimes,
 }
 
 /// A multi-process run's side of [`DataParallel`]: the collective and the
@@ -154,6 +160,28 @@ pub struct CommStats {
     pub seconds: f64,
     /// Payload this rank contributed, bytes.
     pub bytes: u64,
+}
+
+/// Where the time of the batches since the last [`DataParallel::take_times`]
+/// went. `compute` and `step` are wall times; `gather` and `pass` add up the
+/// time of every shard, on whichever thread ran it. So on P threads
+/// `P·compute − gather − pass` is what the threads spent not working on a
+/// shard while the batches were computed: waiting for each other, for the
+/// pool, or, across ranks, for the exchange.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepTimes {
+    /// Batches computed.
+    pub batches: u64,
+    /// Wall time of the batches' gradients ([`DataParallel::gather_shards`],
+    /// [`DataParallel::compute`], …: shards and exchanges), seconds.
+    pub compute: f64,
+    /// Wall time of [`DataParallel::step`] (the sum of the shard gradients
+    /// and the optimizer, and on several threads ∂E/∂W⁰), seconds.
+    pub step: f64,
+    /// Time the shards spent gathering their rows, summed over shards, seconds.
+    pub gather: f64,
+    /// Time the shards spent in their forward and backward passes, summed over shards, seconds.
+    pub pass: f64,
 }
 
 /// The values of one shard in an exchange: every parameter's gradient, layer
@@ -238,6 +266,8 @@ impl<T: Float> DataParallel<T> {
                 ws: Workspace::new(net, rows),
                 grads: Gradients::zeros_like(net),
                 loss: T::ZERO,
+                gather_seconds: 0.0,
+                pass_seconds: 0.0,
             })
             .collect();
         Ok(DataParallel {
@@ -248,6 +278,7 @@ impl<T: Float> DataParallel<T> {
             sum: Gradients::zeros_like(net),
             ranks: None,
             scratch: Vec::new(),
+            times: StepTimes::default(),
         })
     }
 
@@ -287,6 +318,34 @@ impl<T: Float> DataParallel<T> {
     /// The collective of a multi-process run, if any.
     pub fn collective(&self) -> Option<&Arc<dyn Collective<T>>> {
         self.ranks.as_ref().map(|r| &r.collective)
+    }
+
+    /// Where the time went since the last call (see [`StepTimes`]).
+    ///
+    /// ```
+    /// use nn_core::{Activation, Loss, Matrix, NetworkBuilder, Reduction, Sgd};
+    /// use nn_train::{DataParallel, Execution};
+    /// use rand::SeedableRng;
+    /// let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    /// let mut net = NetworkBuilder::new(3).dense(2, Activation::Identity).build::<f64, _>(&mut rng)?;
+    /// let x = Matrix::from_fn(4, 3, |i, j| (i + j) as f64);
+    /// let t = Matrix::from_fn(4, 2, |i, j| (i * j) as f64);
+    /// let mut dp = DataParallel::new(&net, 4, 2, Execution::Serial)?;
+    /// dp.gather_shards(&net, &x, &t, &[3, 1, 0, 2], &Loss::Mse(Reduction::Mean))?;
+    /// dp.step(&mut net, &mut Sgd::new(0.1))?;
+    /// let times = dp.take_times();
+    /// assert_eq!(times.batches, 1);
+    /// assert!(times.compute >= times.gather + times.pass && times.step > 0.0);
+    /// assert_eq!(dp.take_times().batches, 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn take_times(&mut self) -> StepTimes {
+        let mut times = std::mem::take(&mut self.times);
+        for s in &mut self.shards {
+            times.gather += std::mem::take(&mut s.gather_seconds);
+            times.pass += std::mem::take(&mut s.pass_seconds);
+        }
+        times
     }
 
     /// Time and bytes of the exchanges since the last call (zero in one process).
@@ -355,9 +414,12 @@ impl<T: Float> DataParallel<T> {
         check_indices(x.n_rows(), indices)?;
         let plan = self.plan;
         self.run(k, true, |i, s, job| {
+            let start = Instant::now();
             let rows = &indices[plan.range(n, i)];
             s.x.gather_rows_from(x, rows);
             s.t.gather_rows_from(t, rows);
+            let gathered = Instant::now();
+            s.gather_seconds += (gathered - start).as_secs_f64();
             let (x, t, ws) = (s.x.view(), s.t.view(), &mut s.ws);
             s.loss = match job {
                 Job::Write => net.loss_and_gradients(x, t, objective, n, ws, &mut s.grads)?,
@@ -366,6 +428,7 @@ impl<T: Float> DataParallel<T> {
                     net.loss_and_gradients_but_first_weights(x, t, objective, n, ws, &mut s.grads)?
                 }
             };
+            s.pass_seconds += gathered.elapsed().as_secs_f64();
             Ok(())
         })
     }
@@ -386,6 +449,7 @@ impl<T: Float> DataParallel<T> {
         // the shards read their rows in place, so none is left for the step
         // to form ∂E/∂W⁰ from: no `Job::WriteButFirstWeights`
         let e = self.run(k, false, |i, s, job| {
+            let start = Instant::now();
             let r = plan.range(n, i);
             let (xs, ts) = (x.rows_range(r.start, r.end), t.rows_range(r.start, r.end));
             s.loss = match job {
@@ -394,6 +458,7 @@ impl<T: Float> DataParallel<T> {
                     net.loss_and_gradients(xs, ts, objective, n, &mut s.ws, &mut s.grads)?
                 }
             };
+            s.pass_seconds += start.elapsed().as_secs_f64();
             Ok(())
         })?;
         self.reduce()?;
@@ -408,6 +473,18 @@ impl<T: Float> DataParallel<T> {
     /// hold their rows), several threads in one process leave ∂E/∂W⁰ to the
     /// step.
     fn run<F>(&mut self, k: usize, gathered: bool, shard: F) -> Result<T, ShapeError>
+    where
+        F: Fn(usize, &mut Shard<T>, Job<'_, T>) -> Result<(), ShapeError> + Sync,
+    {
+        let start = Instant::now();
+        let e = self.run_shards(k, gathered, shard);
+        self.times.batches += 1;
+        self.times.compute += start.elapsed().as_secs_f64();
+        e
+    }
+
+    /// [`DataParallel::run`] without the clock.
+    fn run_shards<F>(&mut self, k: usize, gathered: bool, shard: F) -> Result<T, ShapeError>
     where
         F: Fn(usize, &mut Shard<T>, Job<'_, T>) -> Result<(), ShapeError> + Sync,
     {
@@ -565,6 +642,18 @@ impl<T: Float> DataParallel<T> {
     /// The gradients are used once: a second step without a new batch is an
     /// error.
     pub fn step(&mut self, net: &mut Network<T>, optimizer: &mut (dyn Optimizer<T> + Send)) -> Result<(), ShapeError> {
+        let start = Instant::now();
+        let done = self.step_untimed(net, optimizer);
+        self.times.step += start.elapsed().as_secs_f64();
+        done
+    }
+
+    /// [`DataParallel::step`] without the clock.
+    fn step_untimed(
+        &mut self,
+        net: &mut Network<T>,
+        optimizer: &mut (dyn Optimizer<T> + Send),
+    ) -> Result<(), ShapeError> {
         match self.computed {
             Computed::Spent => Err(ShapeError::new(
                 "DataParallel::step",

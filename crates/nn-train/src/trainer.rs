@@ -483,6 +483,7 @@ impl<T: Float> Run<'_, T> {
             check_agreement(&**c, parameter_hash(net), &format!("the parameters after epoch {epoch}"))?;
         }
         let comm = self.dp.take_comm();
+        let times = self.dp.take_times();
         let eval_start = Instant::now();
         let mut eval = Vec::with_capacity(self.evals.len() * self.metrics.len());
         for (k, set) in self.evals.iter().enumerate() {
@@ -506,6 +507,10 @@ impl<T: Float> Run<'_, T> {
             eval,
             comm_seconds: comm.seconds,
             comm_bytes: comm.bytes,
+            compute_seconds: times.compute,
+            step_seconds: times.step,
+            gather_seconds: times.gather,
+            pass_seconds: times.pass,
         })
     }
 }

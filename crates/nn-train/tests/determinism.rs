@@ -48,6 +48,7 @@ fn without_times(h: &History) -> History {
     let mut h = h.clone();
     for e in &mut h.epochs {
         (e.seconds, e.samples_per_sec, e.eval_seconds) = (0.0, 0.0, 0.0);
+        (e.compute_seconds, e.step_seconds, e.gather_seconds, e.pass_seconds) = (0.0, 0.0, 0.0, 0.0);
     }
     h
 }

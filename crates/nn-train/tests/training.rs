@@ -230,6 +230,16 @@ fn training_fits_a_linear_target_and_records_every_epoch() {
     let losses = history.train_losses();
     assert!(losses[29] < losses[0] * 1e-3, "{losses:?}");
     assert!(history.epochs.iter().all(|e| e.seconds > 0.0 && e.samples_per_sec > 0.0));
+    // where the time went, on 2 threads: computing and stepping inside the
+    // epoch's wall time, the shards' own time inside the threads' time
+    for e in &history.epochs {
+        assert!(
+            e.compute_seconds > 0.0 && e.step_seconds > 0.0 && e.pass_seconds > 0.0 && e.gather_seconds > 0.0,
+            "{e:?}"
+        );
+        assert!(e.compute_seconds + e.step_seconds <= e.seconds, "{e:?}");
+        assert!(e.gather_seconds + e.pass_seconds <= 2.0 * e.compute_seconds, "{e:?}");
+    }
     assert_eq!(history.epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(), (1..=30).collect::<Vec<_>>());
 }
 
