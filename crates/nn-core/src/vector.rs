@@ -13,6 +13,14 @@
 //! every width this CPU has). [`add`] and [`add_assign`] are the sums of
 //! the data-parallel trainer; the optimizers' update rules run the same way.
 //!
+//! The widest width in use can be capped when nn-core is compiled:
+//! `NN_CORE_MAX_SIMD=avx2` (or `baseline`) in the environment of the build
+//! makes every loop here, and `gemm`'s automatic kernel, use at most AVX2
+//! (or the baseline and the portable kernel), as on a CPU without AVX-512.
+//! That measures the code an AVX2 machine runs on an AVX-512 one; the
+//! explicit `gemm` back ends stay available. Unset, or `avx512`, changes
+//! nothing; any other value stops the build.
+//!
 //! ```
 //! let (a, b) = (vec![0.1f32; 1000], vec![0.2f32; 1000]);
 //! let mut out = vec![0.0; 1000];
@@ -33,11 +41,58 @@ pub enum Width {
     Baseline,
 }
 
+/// Whether two strings are equal, in a `const` context.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The widest width this build may use: `NN_CORE_MAX_SIMD` at compile time
+/// (see the module docs), AVX-512 when it is unset.
+pub const MAX_WIDTH: Width = match option_env!("NN_CORE_MAX_SIMD") {
+    None => Width::Avx512,
+    Some(v) if same(v, "avx512") => Width::Avx512,
+    Some(v) if same(v, "avx2") => Width::Avx2,
+    Some(v) if same(v, "baseline") => Width::Baseline,
+    Some(_) => panic!("NN_CORE_MAX_SIMD must be avx512, avx2 or baseline"),
+};
+
 impl Width {
-    /// The widest this CPU runs (detected once).
+    /// The widest this CPU runs (detected once), at most [`MAX_WIDTH`]:
+    /// the width the loops of this module use.
     pub fn detected() -> Width {
         static DETECTED: std::sync::OnceLock<Width> = std::sync::OnceLock::new();
-        *DETECTED.get_or_init(Width::detect)
+        *DETECTED.get_or_init(|| Width::cpu().min(MAX_WIDTH))
+    }
+
+    /// The widest this CPU runs, whatever [`MAX_WIDTH`] says (detected once).
+    fn cpu() -> Width {
+        static CPU: std::sync::OnceLock<Width> = std::sync::OnceLock::new();
+        *CPU.get_or_init(Width::detect)
+    }
+
+    /// The narrower of two widths.
+    pub fn min(self, other: Width) -> Width {
+        let rank = |w: Width| match w {
+            Width::Baseline => 0,
+            Width::Avx2 => 1,
+            Width::Avx512 => 2,
+        };
+        if rank(other) < rank(self) {
+            other
+        } else {
+            self
+        }
     }
 
     fn detect() -> Width {
@@ -59,9 +114,10 @@ impl Width {
         Width::Baseline
     }
 
-    /// Whether this CPU can run loops compiled for this width.
+    /// Whether this CPU can run loops compiled for this width (whatever
+    /// [`MAX_WIDTH`] says: the `_at` functions may still be asked for it).
     pub fn available(self) -> bool {
-        matches!((self, Width::detected()), (Width::Baseline, _) | (_, Width::Avx512) | (Width::Avx2, Width::Avx2))
+        self.min(Width::cpu()) == self
     }
 }
 
@@ -129,6 +185,28 @@ fn add_assign_body<T: Float>(a: &mut [T], b: &[T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gemm::Backend;
+
+    #[test]
+    fn the_build_cap_bounds_the_loops_and_gemm() {
+        assert_eq!(Width::Avx512.min(Width::Avx2), Width::Avx2);
+        assert_eq!(Width::Baseline.min(Width::Avx512), Width::Baseline);
+        assert_eq!(Width::Avx2.min(Width::Avx2), Width::Avx2);
+        // the loops use the CPU's widest width, capped by the build
+        assert_eq!(Width::detected(), Width::cpu().min(MAX_WIDTH));
+        // and gemm's automatic choice is the widest kernel the CPU and the cap allow
+        let want = if MAX_WIDTH == Width::Avx512 && Backend::Avx512.is_available() {
+            Backend::Avx512
+        } else if MAX_WIDTH != Width::Baseline && Backend::Avx2.is_available() {
+            Backend::Avx2
+        } else {
+            Backend::Portable
+        };
+        assert_eq!(Backend::Auto.resolve(), want, "built with NN_CORE_MAX_SIMD={:?}", option_env!("NN_CORE_MAX_SIMD"));
+        // a capped width can still be asked for explicitly where the CPU has it
+        assert!(Width::Baseline.available());
+        assert_eq!(Width::Avx512.available(), Width::cpu() == Width::Avx512);
+    }
 
     #[test]
     fn every_width_gives_the_same_bits() {

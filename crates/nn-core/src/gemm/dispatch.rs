@@ -54,17 +54,25 @@ impl Selected {
     }
 }
 
-/// The fastest kernel this CPU runs, detected on first use and then cached.
+/// The fastest kernel this CPU runs, detected on first use and then cached;
+/// at most AVX2 (or the portable kernel) when nn-core was built with
+/// `NN_CORE_MAX_SIMD=avx2` (or `baseline`, see [`crate::vector::MAX_WIDTH`]).
 pub(crate) fn auto() -> Selected {
     static AUTO: OnceLock<Selected> = OnceLock::new();
     *AUTO.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
-        if let Some(token) = Avx512Token::detect() {
-            return Selected::Avx512(token);
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let Some(token) = Avx2Token::detect() {
-            return Selected::Avx2(token);
+        {
+            use crate::vector::{Width, MAX_WIDTH};
+            if MAX_WIDTH == Width::Avx512 {
+                if let Some(token) = Avx512Token::detect() {
+                    return Selected::Avx512(token);
+                }
+            }
+            if MAX_WIDTH != Width::Baseline {
+                if let Some(token) = Avx2Token::detect() {
+                    return Selected::Avx2(token);
+                }
+            }
         }
         Selected::Portable
     })
