@@ -110,15 +110,14 @@ impl<T: Float> Dense<T> {
         Ok(())
     }
 
-    /// Given δˡ: ∂E/∂Wˡ = Hˡ⁻¹ᵀ δˡ into `dw` (if given), ∂E/∂bˡ = 1ᵀ δˡ into
-    /// `db`, and, if asked, δˡ Wˡᵀ into `down` (∂E/∂Hˡ⁻¹).
-    pub(crate) fn backward(
+    /// ∂E/∂Wˡ = Hˡ⁻¹ᵀ δˡ into `dw` (if given) and ∂E/∂bˡ = 1ᵀ δˡ into `db`,
+    /// written, or with `add` added to what they hold.
+    pub(crate) fn weight_gradients(
         &self,
         x: MatRef<'_, T>,
         delta: MatRef<'_, T>,
         dw: Option<&mut Matrix<T>>,
         db: &mut Matrix<T>,
-        down: Option<MatMut<'_, T>>,
         add: bool,
     ) -> Result<(), ShapeError> {
         // with `add`, each element becomes g + (what β = 0 would write), one rounding
@@ -144,9 +143,12 @@ impl<T: Float> Dense<T> {
                 db.iter_mut().zip(delta.row(i)).for_each(|(s, &d)| *s += d);
             }
         }
-        if let Some(down) = down {
-            gemm(T::ONE, delta, Op::N, self.weights.view(), Op::T, T::ZERO, down)?;
-        }
         Ok(())
+    }
+
+    /// δˡ Wˡᵀ into `down` (∂E/∂Hˡ⁻¹): row by row, so the bits of a row do not
+    /// depend on the other rows of `delta`.
+    pub(crate) fn propagate(&self, delta: MatRef<'_, T>, down: MatMut<'_, T>) -> Result<(), ShapeError> {
+        gemm(T::ONE, delta, Op::N, self.weights.view(), Op::T, T::ZERO, down)
     }
 }

@@ -68,6 +68,34 @@ pub trait Objective<T: Float>: Sync {
     /// Whether E is a mean over the batch (`Mean`: E·n is the batch's total) or a sum.
     fn reduction(&self) -> Reduction;
 
+    /// Whether [`Objective::output_delta_of_rows`] is implemented, so that
+    /// one forward pass may serve several shards
+    /// ([`Network::loss_and_gradients_of_pair`]). False unless overridden.
+    fn splits_rows(&self) -> bool {
+        false
+    }
+
+    /// [`Objective::output_delta`] for rows `rows` of the forward pass in
+    /// `ws` only, `targets` being their targets: writes those rows of δᴸ and
+    /// returns their contribution to E, with the bits `output_delta` gives
+    /// for a forward pass of just those rows. The default is an error (see
+    /// [`Objective::splits_rows`]).
+    fn output_delta_of_rows(
+        &self,
+        net: &Network<T>,
+        targets: MatRef<'_, T>,
+        ws: &mut Workspace<T>,
+        rows: std::ops::Range<usize>,
+        divisor: usize,
+    ) -> Result<T, ShapeError> {
+        let _ = (net, targets, ws, divisor);
+        Err(ShapeError::new(
+            "Objective::output_delta_of_rows",
+            "an objective that splits rows",
+            format!("one that does not (rows {rows:?})"),
+        ))
+    }
+
     /// Checks, once before training, that the objective suits `net` (e.g. a
     /// fused softmax loss needs a softmax output layer).
     fn check(&self, net: &Network<T>) -> Result<(), ShapeError> {
@@ -90,6 +118,31 @@ impl<T: Float> Objective<T> for Loss {
 
     fn reduction(&self) -> Reduction {
         Loss::reduction(self)
+    }
+
+    fn splits_rows(&self) -> bool {
+        true
+    }
+
+    fn output_delta_of_rows(
+        &self,
+        net: &Network<T>,
+        targets: MatRef<'_, T>,
+        ws: &mut Workspace<T>,
+        rows: std::ops::Range<usize>,
+        divisor: usize,
+    ) -> Result<T, ShapeError> {
+        let (u, h, delta) = ws.output_parts();
+        if rows.start > rows.end || rows.end > u.rows() {
+            return Err(ShapeError::new(
+                "loss of some rows",
+                format!("rows within the forward pass's {}", u.rows()),
+                format!("rows {rows:?}"),
+            ));
+        }
+        let (u, h) = (u.rows_range(rows.start, rows.end), h.rows_range(rows.start, rows.end));
+        let delta = delta.into_rows_range(rows.start, rows.end);
+        self.value_and_delta(&net.output_activation(), u, h, targets, delta, divisor)
     }
 
     fn check(&self, net: &Network<T>) -> Result<(), ShapeError> {

@@ -209,18 +209,21 @@ impl<T: Float> Network<T> {
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
     ) -> Result<(), ShapeError> {
-        self.backward_into(x, ws, grads, GradMode::Write)
+        self.backward_into(x, ws, grads, GradMode::Write, x.rows())
     }
 
     /// [`Network::backward`], writing the gradients into `grads`, adding them
     /// to it (see [`Network::add_loss_and_gradients`]) or writing all but
-    /// ∂E/∂W⁰, as `mode` says.
+    /// ∂E/∂W⁰, as `mode` says. With `split` < the rows, the weight and bias
+    /// gradients are those of rows `..split`, then those of rows `split..`
+    /// added to them (see [`Network::loss_and_gradients_of_pair`]).
     fn backward_into(
         &self,
         x: MatRef<'_, T>,
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
         mode: GradMode,
+        split: usize,
     ) -> Result<(), ShapeError> {
         self.check_input(&x)?;
         grads.check(self)?;
@@ -239,8 +242,24 @@ impl<T: Float> Network<T> {
             let down: Option<MatMut<'_, T>> =
                 if l > 0 { Some(below[l - 1].view_mut()) } else { ws.input_grad.as_mut().map(Matrix::view_mut) };
             let g = &mut grads.layers[l];
-            let dw = if l == 0 && mode == GradMode::WriteAllButFirstWeights { None } else { Some(&mut g.weights) };
-            layer.backward(input, delta, dw, &mut g.bias, down, mode == GradMode::Add)?;
+            let skip_dw = l == 0 && mode == GradMode::WriteAllButFirstWeights;
+            let n = delta.rows();
+            let dw = if skip_dw { None } else { Some(&mut g.weights) };
+            let (x0, d0) = (input.rows_range(0, split.min(n)), delta.rows_range(0, split.min(n)));
+            layer.weight_gradients(x0, d0, dw, &mut g.bias, mode == GradMode::Add)?;
+            if split < n {
+                let dw = if skip_dw { None } else { Some(&mut g.weights) };
+                layer.weight_gradients(
+                    input.rows_range(split, n),
+                    delta.rows_range(split, n),
+                    dw,
+                    &mut g.bias,
+                    true,
+                )?;
+            }
+            if let Some(down) = down {
+                layer.propagate(delta, down)?;
+            }
             if l > 0 {
                 // δˡ⁻¹ = (δˡ Wˡᵀ) ⊙ φ′(Uˡ⁻¹)
                 self.layers[l - 1].activation().backward(
@@ -356,6 +375,72 @@ impl<T: Float> Network<T> {
         self.drive(x, t, objective, divisor, ws, grads, GradMode::WriteAllButFirstWeights)
     }
 
+    /// The gradients of two consecutive shards of one mini-batch, held in
+    /// one `x`: rows `..split` and rows `split..`. Returns (E₀, E₁) and writes
+    /// g₀ + g₁ into `grads`, with the bits of [`Network::loss_and_gradients`]
+    /// on the first shard followed by [`Network::add_loss_and_gradients`] on
+    /// the second (so exactly those of two buffers summed when the second
+    /// has at most [`gemm::SINGLE_PASS_K`](crate::gemm::SINGLE_PASS_K) rows).
+    /// What is shared is the forward pass and the propagation of δ: a row's
+    /// values do not depend on the other rows, so both shards go through
+    /// them at once, as one product of twice the rows, which runs faster
+    /// than two (a single-threaded trainer pairs its shards this way). Only
+    /// the sums over rows, E, ∂E/∂W and ∂E/∂b, are taken shard by shard.
+    /// Needs an objective that computes δᴸ for any rows
+    /// ([`Objective::splits_rows`]); `ws` needs room for all of `x`'s rows.
+    ///
+    /// ```
+    /// use nn_core::{Activation, Gradients, Loss, Matrix, NetworkBuilder, Reduction, Workspace};
+    /// use rand::SeedableRng;
+    /// let net = NetworkBuilder::new(3).dense(5, Activation::Tanh).dense(2, Activation::Softmax)
+    ///     .build::<f32, _>(&mut rand::rngs::StdRng::seed_from_u64(4)).unwrap();
+    /// let x = Matrix::from_fn(7, 3, |i, j| ((i * 3 + j) % 5) as f32 / 3.0);
+    /// let t = Matrix::from_fn(7, 2, |i, j| ((i + j) % 2) as f32);
+    /// let loss = Loss::SoftmaxCrossEntropy(Reduction::Mean);
+    /// let (mut ws, mut g) = (Workspace::new(&net, 7), Gradients::zeros_like(&net));
+    /// // shards of 4 and 3 rows, one after the other, the second added in place …
+    /// let e0 = net.loss_and_gradients(x.rows_range(0, 4), t.rows_range(0, 4), &loss, 7, &mut ws, &mut g).unwrap();
+    /// let e1 = net.add_loss_and_gradients(x.rows_range(4, 7), t.rows_range(4, 7), &loss, 7, &mut ws, &mut g).unwrap();
+    /// // … or both at once
+    /// let mut pair = Gradients::zeros_like(&net);
+    /// let (p0, p1) = net.loss_and_gradients_of_pair(x.view(), t.view(), 4, &loss, 7, &mut ws, &mut pair).unwrap();
+    /// assert_eq!((p0, p1), (e0, e1));
+    /// assert_eq!(pair, g);
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn loss_and_gradients_of_pair<O: Objective<T> + ?Sized>(
+        &self,
+        x: MatRef<'_, T>,
+        t: MatRef<'_, T>,
+        split: usize,
+        objective: &O,
+        divisor: usize,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+    ) -> Result<(T, T), ShapeError> {
+        let what = "Network::loss_and_gradients_of_pair";
+        if !objective.splits_rows() {
+            return Err(ShapeError::new(
+                what,
+                "an objective that splits rows (Objective::splits_rows)",
+                "one that does not",
+            ));
+        }
+        let n = x.rows();
+        if split > n || t.rows() != n {
+            return Err(ShapeError::new(
+                what,
+                format!("a split at most {n} and {n} target rows"),
+                format!("split {split}, {} target rows", t.rows()),
+            ));
+        }
+        self.forward(x, ws)?;
+        let e0 = objective.output_delta_of_rows(self, t.rows_range(0, split), ws, 0..split, divisor)?;
+        let e1 = objective.output_delta_of_rows(self, t.rows_range(split, n), ws, split..n, divisor)?;
+        self.backward_into(x, ws, grads, GradMode::Write, split)?;
+        Ok((e0, e1))
+    }
+
     /// Forward pass, δᴸ and E, backward pass writing (or adding) the gradients.
     #[allow(clippy::too_many_arguments)]
     fn drive<O: Objective<T> + ?Sized>(
@@ -370,7 +455,7 @@ impl<T: Float> Network<T> {
     ) -> Result<T, ShapeError> {
         self.forward(x, ws)?;
         let e = objective.output_delta(self, t, ws, divisor)?;
-        self.backward_into(x, ws, grads, mode)?;
+        self.backward_into(x, ws, grads, mode, x.rows())?;
         Ok(e)
     }
 

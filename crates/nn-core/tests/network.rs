@@ -71,3 +71,45 @@ fn smaller_batches_reuse_the_workspace_and_agree_with_predict() {
     assert_eq!(part.as_slice(), &full.as_slice()[2..5]);
     assert_eq!(net.predict(x.view()).unwrap(), full);
 }
+
+/// An objective that does not compute δᴸ for a range of rows (the default).
+struct WholeRowsOnly;
+
+impl nn_core::Objective<f64> for WholeRowsOnly {
+    fn output_delta(
+        &self,
+        net: &Network<f64>,
+        targets: nn_core::MatRef<'_, f64>,
+        ws: &mut Workspace<f64>,
+        divisor: usize,
+    ) -> Result<f64, nn_core::ShapeError> {
+        Loss::Mse(Reduction::Mean).output_delta(net, targets, ws, divisor)
+    }
+    fn reduction(&self) -> Reduction {
+        Reduction::Mean
+    }
+}
+
+#[test]
+fn a_pair_of_shards_in_one_pass_has_the_bits_of_two_and_refuses_what_it_cannot_do() {
+    let net = tiny();
+    let x = Matrix::from_fn(9, 2, |i, j| ((i * 7 + j * 3) % 11) as f64 / 4.0 - 1.0);
+    let t = Matrix::from_fn(9, 1, |i, _| (i % 3) as f64 - 1.0);
+    let loss = Loss::Mse(Reduction::Mean);
+    let mut ws = Workspace::new(&net, 9);
+    for split in [0, 1, 5, 9] {
+        let mut two = Gradients::zeros_like(&net);
+        let e0 = net.loss_and_gradients(x.rows_range(0, split), t.rows_range(0, split), &loss, 9, &mut ws, &mut two);
+        let e1 =
+            net.add_loss_and_gradients(x.rows_range(split, 9), t.rows_range(split, 9), &loss, 9, &mut ws, &mut two);
+        let mut one = Gradients::zeros_like(&net);
+        let pair = net.loss_and_gradients_of_pair(x.view(), t.view(), split, &loss, 9, &mut ws, &mut one).unwrap();
+        assert_eq!(pair, (e0.unwrap(), e1.unwrap()), "split {split}");
+        assert_eq!(one, two, "split {split}");
+    }
+    let mut g = Gradients::zeros_like(&net);
+    let err = net.loss_and_gradients_of_pair(x.view(), t.view(), 10, &loss, 9, &mut ws, &mut g).unwrap_err();
+    assert!(err.to_string().contains("split 10"), "{err}");
+    let err = net.loss_and_gradients_of_pair(x.view(), t.view(), 4, &WholeRowsOnly, 9, &mut ws, &mut g).unwrap_err();
+    assert!(err.to_string().contains("splits rows"), "{err}");
+}

@@ -21,7 +21,11 @@
 //! exchange Xᵢ and δᵢ⁰ rather than the gradients (an 8-row shard of MNIST
 //! has 25 KB of rows, its gradient of 784 × 64 weights 200 KB), and the sum
 //! goes to the optimizer while it is in cache. On one thread, shard
-//! 2j + 1 adds its gradient into shard 2j's buffer instead.
+//! 2j + 1 adds its gradient into shard 2j's buffer instead, and when the
+//! objective computes δᴸ for any rows ([`Objective::splits_rows`], as every
+//! [`nn_core::Loss`] does) the pair goes through one forward and backward
+//! pass of twice the rows ([`Network::loss_and_gradients_of_pair`]): the
+//! same bits, in larger, faster products.
 //!
 //! ```
 //! use nn_core::{Activation, Init, Loss, Matrix, NetworkBuilder, Reduction};
@@ -104,6 +108,10 @@ enum Job<'g, T> {
     AddTo(&'g mut Gradients<T>),
     /// Writes all but ∂E/∂W⁰, left for the step to form from X and δ⁰.
     WriteButFirstWeights,
+    /// With the next shard (given, to take its loss): both shards' rows in
+    /// one forward and backward pass, their gradient g + g' written
+    /// ([`Network::loss_and_gradients_of_pair`]).
+    Pair(&'g mut Shard<T>),
 }
 
 /// Where the last batch's gradients are.
@@ -223,6 +231,16 @@ fn owned(k: usize, rank: usize, ranks: usize) -> usize {
     }
 }
 
+/// The rows of the batch that shard `i`'s job covers (with the next shard's
+/// for a pair), and where a pair's second shard starts in them.
+fn rows_of<T>(plan: ShardPlan, n: usize, i: usize, job: &Job<'_, T>) -> (std::ops::Range<usize>, usize) {
+    let own = plan.range(n, i);
+    match job {
+        Job::Pair(_) => (own.start..plan.range(n, i + 1).end, own.len()),
+        _ => (own, 0),
+    }
+}
+
 fn check_targets(x_rows: usize, t_rows: usize) -> Result<(), ShapeError> {
     if t_rows != x_rows {
         return Err(ShapeError::new(
@@ -259,11 +277,13 @@ impl<T: Float> DataParallel<T> {
             return Err(TrainError::Config("batch size must be at least 1 row".into()));
         }
         let rows = shard_size.min(batch_size);
+        // one thread runs shard pairs through one pass, in the first one's buffers
+        let capacity = |i: usize| if execution == Execution::Serial && i.is_multiple_of(2) { 2 * rows } else { rows };
         let shards = (0..plan.count(batch_size))
-            .map(|_| Shard {
-                x: Matrix::zeros(rows, net.inputs()),
-                t: Matrix::zeros(rows, net.outputs()),
-                ws: Workspace::new(net, rows),
+            .map(|i| Shard {
+                x: Matrix::zeros(capacity(i), net.inputs()),
+                t: Matrix::zeros(capacity(i), net.outputs()),
+                ws: Workspace::new(net, capacity(i)),
                 grads: Gradients::zeros_like(net),
                 loss: T::ZERO,
                 gather_seconds: 0.0,
@@ -413,9 +433,10 @@ impl<T: Float> DataParallel<T> {
         check_targets(x.n_rows(), t.rows())?;
         check_indices(x.n_rows(), indices)?;
         let plan = self.plan;
-        self.run(k, true, |i, s, job| {
+        self.run(k, true, objective.splits_rows(), |i, s, job| {
             let start = Instant::now();
-            let rows = &indices[plan.range(n, i)];
+            let (rows, split) = rows_of(plan, n, i, &job);
+            let rows = &indices[rows];
             s.x.gather_rows_from(x, rows);
             s.t.gather_rows_from(t, rows);
             let gathered = Instant::now();
@@ -426,6 +447,11 @@ impl<T: Float> DataParallel<T> {
                 Job::AddTo(g) => net.add_loss_and_gradients(x, t, objective, n, ws, g)?,
                 Job::WriteButFirstWeights => {
                     net.loss_and_gradients_but_first_weights(x, t, objective, n, ws, &mut s.grads)?
+                }
+                Job::Pair(next) => {
+                    let (e, e_next) = net.loss_and_gradients_of_pair(x, t, split, objective, n, ws, &mut s.grads)?;
+                    next.loss = e_next;
+                    e
                 }
             };
             s.pass_seconds += gathered.elapsed().as_secs_f64();
@@ -448,12 +474,18 @@ impl<T: Float> DataParallel<T> {
         let plan = self.plan;
         // the shards read their rows in place, so none is left for the step
         // to form ∂E/∂W⁰ from: no `Job::WriteButFirstWeights`
-        let e = self.run(k, false, |i, s, job| {
+        let e = self.run(k, false, objective.splits_rows(), |i, s, job| {
             let start = Instant::now();
-            let r = plan.range(n, i);
+            let (r, split) = rows_of(plan, n, i, &job);
             let (xs, ts) = (x.rows_range(r.start, r.end), t.rows_range(r.start, r.end));
             s.loss = match job {
                 Job::AddTo(g) => net.add_loss_and_gradients(xs, ts, objective, n, &mut s.ws, g)?,
+                Job::Pair(next) => {
+                    let (e, e_next) =
+                        net.loss_and_gradients_of_pair(xs, ts, split, objective, n, &mut s.ws, &mut s.grads)?;
+                    next.loss = e_next;
+                    e
+                }
                 Job::Write | Job::WriteButFirstWeights => {
                     net.loss_and_gradients(xs, ts, objective, n, &mut s.ws, &mut s.grads)?
                 }
@@ -472,19 +504,19 @@ impl<T: Float> DataParallel<T> {
     /// sum; in fast mode ∇E is summed already. With `gathered` (the shards
     /// hold their rows), several threads in one process leave ∂E/∂W⁰ to the
     /// step.
-    fn run<F>(&mut self, k: usize, gathered: bool, shard: F) -> Result<T, ShapeError>
+    fn run<F>(&mut self, k: usize, gathered: bool, pairs_at_once: bool, shard: F) -> Result<T, ShapeError>
     where
         F: Fn(usize, &mut Shard<T>, Job<'_, T>) -> Result<(), ShapeError> + Sync,
     {
         let start = Instant::now();
-        let e = self.run_shards(k, gathered, shard);
+        let e = self.run_shards(k, gathered, pairs_at_once, shard);
         self.times.batches += 1;
         self.times.compute += start.elapsed().as_secs_f64();
         e
     }
 
     /// [`DataParallel::run`] without the clock.
-    fn run_shards<F>(&mut self, k: usize, gathered: bool, shard: F) -> Result<T, ShapeError>
+    fn run_shards<F>(&mut self, k: usize, gathered: bool, pairs_at_once: bool, shard: F) -> Result<T, ShapeError>
     where
         F: Fn(usize, &mut Shard<T>, Job<'_, T>) -> Result<(), ShapeError> + Sync,
     {
@@ -500,7 +532,8 @@ impl<T: Float> DataParallel<T> {
         };
         // One thread, one process: shard 2j + 1 adds its gradient into shard
         // 2j's buffer (`add_loss_and_gradients`: the same bits as the tree's
-        // first level, g₂ⱼ + g₂ⱼ₊₁), so the step sums half as many buffers.
+        // first level, g₂ⱼ + g₂ⱼ₊₁), so the step sums half as many buffers;
+        // `pairs_at_once`: both in one pass (`loss_and_gradients_of_pair`).
         let single_pass = ranks == 1 && k > 1 && self.plan.shard_size() <= nn_core::gemm::SINGLE_PASS_K;
         let pairs = single_pass && self.execution == Execution::Serial;
         // Several threads, one process: each shard leaves Xᵢᵀδᵢ⁰ unformed, and
@@ -517,9 +550,13 @@ impl<T: Float> DataParallel<T> {
             _ if pairs => {
                 for (j, pair) in shards.chunks_mut(2).enumerate() {
                     let (first, second) = pair.split_at_mut(1);
-                    shard(2 * j, &mut first[0], Job::Write)?;
-                    if let Some(second) = second.first_mut() {
-                        shard(2 * j + 1, second, Job::AddTo(&mut first[0].grads))?;
+                    match second.first_mut() {
+                        Some(second) if pairs_at_once => shard(2 * j, &mut first[0], Job::Pair(second))?,
+                        Some(second) => {
+                            shard(2 * j, &mut first[0], Job::Write)?;
+                            shard(2 * j + 1, second, Job::AddTo(&mut first[0].grads))?;
+                        }
+                        None => shard(2 * j, &mut first[0], Job::Write)?,
                     }
                 }
             }
