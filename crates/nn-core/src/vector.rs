@@ -172,6 +172,25 @@ widest! {
     pub fn add_assign / add_assign_at<T: Float>(a: &mut [T], b: &[T]) => add_assign_body
 }
 
+widest! {
+    /// `out[i] = (bytes[i] − offset) / divisor` in `T`'s arithmetic, over the
+    /// shorter of the two: bytes (pixels, say) as numbers, 16 lanes at a time
+    /// where the CPU has AVX-512. A table look-up per byte gives the same
+    /// values only where this formula reproduces the table; check that once.
+    ///
+    /// ```
+    /// let mut out = [0.0f32; 3];
+    /// nn_core::vector::bytes_scaled(&mut out, &[0, 51, 255], 0.0, 255.0);
+    /// assert_eq!(out, [0.0, 0.2, 1.0]);
+    /// ```
+    pub fn bytes_scaled / bytes_scaled_at<T: Float>(out: &mut [T], bytes: &[u8], offset: T, divisor: T) => bytes_scaled_body
+}
+
+#[inline(always)]
+fn bytes_scaled_body<T: Float>(out: &mut [T], bytes: &[u8], offset: T, divisor: T) {
+    out.iter_mut().zip(bytes).for_each(|(o, &b)| *o = (T::from_f64(f64::from(b)) - offset) / divisor);
+}
+
 #[inline(always)]
 fn add_body<T: Float>(out: &mut [T], a: &[T], b: &[T]) {
     out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (&x, &y))| *o = x + y);
@@ -227,6 +246,28 @@ mod tests {
             let mut acc = a.clone();
             add_assign_at(width, &mut acc, &b);
             assert_eq!(bits(&acc), bits(&reference), "{width:?}");
+        }
+    }
+
+    #[test]
+    fn bytes_scale_alike_at_every_width() {
+        let bytes: Vec<u8> = (0..1037).map(|i| (i * 7919 % 256) as u8).collect();
+        for (offset, divisor) in [(127.5f32, 255.0), (0.0, 255.0), (0.0, 1.0), (3.25, -7.0)] {
+            let mut reference = vec![0.0f32; bytes.len()];
+            bytes_scaled_at(Width::Baseline, &mut reference, &bytes, offset, divisor);
+            for (r, &b) in reference.iter().zip(&bytes) {
+                assert_eq!(r.to_bits(), ((f32::from(b) - offset) / divisor).to_bits());
+            }
+            for width in [Width::Avx512, Width::Avx2] {
+                if !width.available() {
+                    eprintln!("NOT RUN: this CPU lacks {width:?}; only the baseline loop was checked");
+                    continue;
+                }
+                let mut out = vec![0.0f32; bytes.len()];
+                bytes_scaled_at(width, &mut out, &bytes, offset, divisor);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(&reference), "{width:?}");
+            }
         }
     }
 }

@@ -58,6 +58,29 @@ impl Normalisation {
     fn table<T: Float>(self) -> [T; 256] {
         std::array::from_fn(|p| T::from_f64(self.apply(p as u8)))
     }
+
+    /// (offset, divisor) such that (p − offset) / divisor is the value of
+    /// pixel p in exact arithmetic.
+    fn affine(self) -> (f64, f64) {
+        match self {
+            Normalisation::Centered => (127.5, 255.0),
+            Normalisation::Unit => (0.0, 255.0),
+            Normalisation::Raw => (0.0, 1.0),
+        }
+    }
+
+    /// Whether (p − offset) / divisor computed in `T` gives, for every byte,
+    /// the bits of the table (the f64 value rounded to `T`): then a row can be
+    /// converted by arithmetic, which vectorises, instead of by look-ups.
+    fn affine_is_exact<T: Float>(self) -> bool {
+        let (offset, divisor) = self.affine();
+        let (offset, divisor) = (T::from_f64(offset), T::from_f64(divisor));
+        let table = self.table::<T>();
+        (0..=255u8).all(|p| {
+            let v = (T::from_f64(f64::from(p)) - offset) / divisor;
+            v.to_f64().to_bits() == table[usize::from(p)].to_f64().to_bits()
+        })
+    }
 }
 
 /// `count` images of `rows × cols` u8 pixels, image after image, row-major.
@@ -196,12 +219,16 @@ pub struct PixelRows {
     images: Images,
     norm: Normalisation,
     lut: [f64; 256],
+    /// Whether the normalisation's arithmetic gives the table's bits in f32
+    /// and in f64 (see `Normalisation::affine_is_exact`).
+    exact: (bool, bool),
 }
 
 impl PixelRows {
     /// `images`, one per row, each pixel read through `norm`.
     pub fn new(images: Images, norm: Normalisation) -> Self {
-        PixelRows { images, norm, lut: norm.table::<f64>() }
+        let exact = (norm.affine_is_exact::<f32>(), norm.affine_is_exact::<f64>());
+        PixelRows { images, norm, lut: norm.table::<f64>(), exact }
     }
 
     /// The bytes.
@@ -255,8 +282,19 @@ impl<T: Float> RowSource<T> for PixelRows {
 
     #[inline]
     fn copy_row(&self, i: usize, out: &mut [T]) {
-        let lut = &self.lut;
-        out.iter_mut().zip(self.images.image(i)).for_each(|(o, &p)| *o = T::from_f64(lut[usize::from(p)]));
+        let exact = match T::NAME {
+            "f32" => self.exact.0,
+            "f64" => self.exact.1,
+            _ => false,
+        };
+        if exact {
+            // the table's bits, by arithmetic that runs a vector of pixels at a time
+            let (offset, divisor) = self.norm.affine();
+            nn_core::vector::bytes_scaled(out, self.images.image(i), T::from_f64(offset), T::from_f64(divisor));
+        } else {
+            let lut = &self.lut;
+            out.iter_mut().zip(self.images.image(i)).for_each(|(o, &p)| *o = T::from_f64(lut[usize::from(p)]));
+        }
     }
 
     fn prefetch_row(&self, i: usize) {
@@ -443,5 +481,38 @@ impl<T: Float> MnistPixels<T> {
         let at = nielsen_cut("MnistPixels::nielsen_split", self.train.len())?;
         let (train, validation) = self.train.into_split(at)?;
         Ok((train, validation, self.test))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nn_core::RowSource;
+
+    /// Every byte value, in each normalisation and both float types: a row
+    /// read by `copy_row` (by arithmetic where that is exact) has the bits of
+    /// the table look-up.
+    fn rows_equal_the_table<T: Float>() {
+        let images = Images { count: 2, rows: 16, cols: 16, pixels: (0..512).map(|i| (i * 37 % 256) as u8).collect() };
+        for norm in [Normalisation::Centered, Normalisation::Unit, Normalisation::Raw] {
+            let rows = PixelRows::new(images.clone(), norm);
+            let table = images.to_matrix::<T>(norm);
+            let mut out = vec![T::ZERO; 256];
+            for i in 0..2 {
+                rows.copy_row(i, &mut out);
+                let bits = |v: &[T]| v.iter().map(|x| x.to_f64().to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&out), bits(table.row(i)), "{norm:?} {}", T::NAME);
+            }
+        }
+    }
+
+    #[test]
+    fn converted_rows_have_the_bits_of_the_table() {
+        rows_equal_the_table::<f32>();
+        rows_equal_the_table::<f64>();
+        // the arithmetic path is the one f32 training takes for every normalisation
+        for norm in [Normalisation::Centered, Normalisation::Unit, Normalisation::Raw] {
+            assert!(norm.affine_is_exact::<f32>(), "{norm:?}");
+        }
     }
 }
