@@ -130,62 +130,6 @@ pub fn prefetch<U>(data: &[U]) {
     let _ = data;
 }
 
-/// Bytes of a huge page of x86-64 and aarch64 Linux (with 4 KiB base pages).
-const HUGE_PAGE: usize = 2 << 20;
-
-/// Reserves room for at least `additional` more elements in `v` and asks
-/// the kernel to back the whole 2 MiB pages of that room with huge pages
-/// (Linux's `madvise(MADV_HUGEPAGE)`), before anything is written there.
-/// Returns whether the kernel took the advice: `false` for a room smaller
-/// than a huge page, on other systems, where transparent huge pages are
-/// not built in, or if the room cannot be allocated (then `v` is left as
-/// it was: no panic). A hint like [`prefetch`]: it changes no value.
-///
-/// For tables of samples read in random order, row by row (a shuffled
-/// epoch of a data set larger than the cache): with 4 KiB pages nearly
-/// every row is a TLB miss, and in a virtual machine each one walks two
-/// sets of page tables. Fewer, larger pages make gathering such rows
-/// faster, and filling the table too (fewer page faults).
-///
-/// ```
-/// let mut pixels: Vec<u8> = Vec::new();
-/// let advised = nn_core::rows::reserve_in_huge_pages(&mut pixels, 47_040_000);
-/// assert!(pixels.capacity() >= 47_040_000);
-/// # let _ = advised;
-/// ```
-pub fn reserve_in_huge_pages<U>(v: &mut Vec<U>, additional: usize) -> bool {
-    if v.try_reserve_exact(additional).is_err() {
-        return false;
-    }
-    let spare = v.spare_capacity_mut();
-    let start = spare.as_ptr() as usize;
-    let end = start + std::mem::size_of_val(spare);
-    let (lo, hi) = (start.next_multiple_of(HUGE_PAGE), end / HUGE_PAGE * HUGE_PAGE);
-    if hi <= lo {
-        return false;
-    }
-    advise_huge(lo, hi - lo)
-}
-
-#[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn advise_huge(start: usize, len: usize) -> bool {
-    /// `MADV_HUGEPAGE` of the kernel's generic `mman-common.h`.
-    const MADV_HUGEPAGE: std::ffi::c_int = 14;
-    extern "C" {
-        fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: std::ffi::c_int) -> std::ffi::c_int;
-    }
-    // SAFETY: `start .. start + len` is page-aligned and lies inside the
-    // caller's vector's allocation (its unused capacity); MADV_HUGEPAGE only
-    // changes how the kernel backs those pages, never their contents, and
-    // the C library's `madvise` has this signature.
-    unsafe { madvise(start as *mut std::ffi::c_void, len, MADV_HUGEPAGE) == 0 }
-}
-
-#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
-fn advise_huge(_start: usize, _len: usize) -> bool {
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,45 +187,5 @@ mod tests {
         g.gather_rows_from(&m, &[2, 0, 1, 2, 2, 1, 0]);
         assert_eq!(g.as_slice(), &[20.0, 21.0, 0.0, 1.0, 10.0, 11.0, 20.0, 21.0, 20.0, 21.0, 10.0, 11.0, 0.0, 1.0]);
         assert_eq!(bytes[255], 255);
-        // a room no allocator can give: refused, and the vector kept
-        let mut w = vec![1u64, 2];
-        assert!(!reserve_in_huge_pages(&mut w, usize::MAX / 4));
-        assert_eq!(w, [1, 2]);
-    }
-
-    #[test]
-    fn huge_page_room_is_reserved_and_advised_where_linux_takes_the_advice() {
-        let mut v: Vec<u32> = vec![7, 8, 9];
-        // too small for a whole huge page: nothing to advise
-        assert!(!reserve_in_huge_pages(&mut v, 100));
-        assert!(v.capacity() >= 103);
-        let advised = reserve_in_huge_pages(&mut v, 3 << 20);
-        assert!(v.capacity() >= 3 + (3 << 20));
-        v.extend(0..3 << 20);
-        assert_eq!((v[..4].to_vec(), v[v.len() - 1]), (vec![7, 8, 9, 0], (3 << 20) - 1));
-        let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-            println!("could not check the kernel's flags: no /proc/self/smaps (advised: {advised})");
-            return;
-        };
-        // the mapping that holds the vector is flagged `hg` (MADV_HUGEPAGE) iff the advice was taken
-        let at = v.as_ptr() as usize + v.len() * 2;
-        let mut flagged = None;
-        let mut inside = false;
-        for line in smaps.lines() {
-            let range = line.split(' ').next().and_then(|r| r.split_once('-'));
-            if let Some((a, b)) = range.filter(|_| !line.starts_with("VmFlags")) {
-                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
-                    inside = a <= at && at < b;
-                    continue;
-                }
-            }
-            if inside && line.starts_with("VmFlags:") {
-                flagged = Some(line.split_whitespace().any(|f| f == "hg"));
-            }
-        }
-        assert_eq!(flagged, Some(advised), "VmFlags of the vector's mapping against what the call returned");
-        if !advised {
-            println!("could not check huge pages: the kernel refused MADV_HUGEPAGE (no transparent huge pages here)");
-        }
     }
 }

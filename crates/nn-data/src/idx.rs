@@ -163,10 +163,6 @@ impl IdxArray {
 /// that is too long before it stops (64 KiB).
 pub const IDX_SLACK: u64 = 1 << 16;
 
-/// The most room [`read_idx`] reserves ahead for the data a header declares
-/// (1 GiB; beyond it the buffer grows as the data arrives).
-const HUGE_ROOM: u64 = 1 << 30;
-
 /// Reads an IDX file, gzipped (every member) or plain.
 ///
 /// The header is read first; the data after it is read up to the size the
@@ -195,17 +191,11 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
         .chunks_exact(4)
         .try_fold(elem, |acc, c| acc.checked_mul(u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))));
     match declared.and_then(|d| d.checked_add(header)).filter(|&total| total <= isize::MAX as u64) {
-        Some(total) => {
-            // Room for the data the header declares, in huge pages (images
-            // are read back in random order), up to HUGE_ROOM: a header may lie.
-            let room = usize::try_from((total - header).min(HUGE_ROOM)).unwrap_or(0);
-            nn_core::rows::reserve_in_huge_pages(&mut bytes, room);
-            src.read_rest(
-                &mut bytes,
-                total.saturating_add(IDX_SLACK),
-                "the IDX file (header plus the data its header declares, plus 64 KiB)",
-            )?
-        }
+        Some(total) => src.read_rest(
+            &mut bytes,
+            total.saturating_add(IDX_SLACK),
+            "the IDX file (header plus the data its header declares, plus 64 KiB)",
+        )?,
         // More than any buffer can hold: parse_idx reports the declared size
         // against the few bytes read so far.
         None => src.read_up_to(&mut bytes, 1)?,

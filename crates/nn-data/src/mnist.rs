@@ -117,10 +117,7 @@ impl Images {
     /// A `count × (rows·cols)` matrix, one image per row, each pixel mapped by `norm`.
     pub fn to_matrix<T: Float>(&self, norm: Normalisation) -> Matrix<T> {
         let lut = norm.table::<T>();
-        // rows of a training set are gathered in random order: huge pages
-        let mut data = Vec::new();
-        nn_core::rows::reserve_in_huge_pages(&mut data, self.pixels.len());
-        data.extend(self.pixels.iter().map(|&p| lut[usize::from(p)]));
+        let data: Vec<T> = self.pixels.iter().map(|&p| lut[usize::from(p)]).collect();
         Matrix::from_vec(self.count, self.pixels_per_image(), data).expect("count · rows · cols pixels")
     }
 }
