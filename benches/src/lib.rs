@@ -13,9 +13,11 @@
 //! by the same names, so the two cannot drift apart.
 
 // The only unsafe code here is the `matrixmultiply` yardstick wrapper
-// (`sgemm`, allowed by name); everything else may not use it.
+// (`sgemm`) and the FMA peak probe's intrinsics (`peak::x86`), each allowed
+// by name; everything else may not use it.
 #![deny(unsafe_code)]
 
+pub mod peak;
 pub mod shapes;
 pub use shapes::{GemmShape, EPOCH_BATCHES, GEMM_SHAPES, STEP_BATCHES};
 
