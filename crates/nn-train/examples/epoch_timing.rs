@@ -4,7 +4,7 @@
 //! the speed-up of each thread count over one thread. A report, not a test:
 //!
 //! ```text
-//! cargo run --release -p nn-train --example epoch_timing -- [--batch 16,64] [--threads 1,2] [--shard auto,8] [--epochs 2] [--rounds 3] [--shuffle no]
+//! cargo run --release -p nn-train --example epoch_timing -- [--batch 16,64] [--threads 1,2] [--shard auto,8] [--epochs 2] [--rounds 3] [--shuffle no] [--source f32|bytes]
 //! ```
 //!
 //! Every run trains a fresh network from the same seed; a configuration's
@@ -12,7 +12,10 @@
 //! `--epochs` epochs, the runs of all configurations interleaved. The speed-up is over the first thread
 //! count listed for the same batch and shard size. Epochs are shuffled, as
 //! in the experiments; `--shuffle no` visits the rows in order, as the
-//! benches' yardstick does.
+//! benches' yardstick does. The rows are gathered from the training images
+//! as an `f32` matrix (188 MB, as the benches' `ours` lines do), or with
+//! `--source bytes` from the images kept as bytes (47 MB) and converted as
+//! they are gathered, as `reproduce mnist` does.
 //!
 //! A second table says where a batch's time went, averaged over every epoch:
 //! the wall time computing its gradient and stepping, the time its shards
@@ -42,15 +45,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let epochs: usize = args.get("epochs").map_or(Ok(2), |s| s.parse())?;
 
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/mnist");
-    let data = nn_data::mnist::<f32>(dir, Normalisation::Centered)?;
-    let (x, y) = (&data.train.x, &data.train.y);
+    let bytes = match args.get("source").map_or("f32", String::as_str) {
+        "f32" => false,
+        "bytes" => true,
+        other => return Err(format!("--source is f32 or bytes, not {other:?}").into()),
+    };
+    let (floats, pixels);
+    let (x, y): (&dyn nn_core::RowSource<f32>, &nn_core::Matrix<f32>) = if bytes {
+        pixels = nn_data::mnist_pixels::<f32>(dir, Normalisation::Centered)?;
+        (&pixels.train.x, &pixels.train.y)
+    } else {
+        floats = nn_data::mnist::<f32>(dir, Normalisation::Centered)?;
+        (&floats.train.x, &floats.train.y)
+    };
     let loss = Loss::SoftmaxCrossEntropy(Reduction::Sum);
     let rounds: usize = args.get("rounds").map_or(Ok(3), |s| s.parse())?;
     println!(
-        "MNIST train {}×{}, 784-64-10, best and median epoch of {rounds} rounds × {epochs} epochs \
+        "MNIST train {}×{} ({}), 784-64-10, best and median epoch of {rounds} rounds × {epochs} epochs \
          (samples/s and speed-up from the best)",
-        x.rows(),
-        x.cols()
+        x.n_rows(),
+        x.n_cols(),
+        if bytes { "bytes" } else { "f32" },
     );
     let mut configs = Vec::new();
     for &batch in &batches {
@@ -116,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             config.effective_shard_size(),
             best[k],
             median[k],
-            x.rows() as f64 / best[k],
+            x.n_rows() as f64 / best[k],
             one_thread / best[k],
             losses[k],
         );
