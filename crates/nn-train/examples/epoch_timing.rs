@@ -35,20 +35,37 @@ fn list(args: &HashMap<String, String>, key: &str, default: &str) -> Vec<String>
     args.get(key).map_or(default, String::as_str).split(',').map(str::to_string).collect()
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// `s` as a count, or an error naming the option it was given to.
+fn count(key: &str, s: &str) -> Result<usize, String> {
+    s.parse().map_err(|_| format!("--{key} takes whole numbers, not `{s}`"))
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("epoch_timing: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let args: HashMap<String, String> =
         argv.chunks(2).filter_map(|p| Some((p[0].trim_start_matches("--").to_string(), p.get(1)?.clone()))).collect();
-    let batches: Vec<usize> = list(&args, "batch", "16,64").iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
-    let threads: Vec<usize> = list(&args, "threads", "1,2").iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
+    let batches: Vec<usize> =
+        list(&args, "batch", "16,64").iter().map(|s| count("batch", s)).collect::<Result<_, _>>()?;
+    let threads: Vec<usize> =
+        list(&args, "threads", "1,2").iter().map(|s| count("threads", s)).collect::<Result<_, _>>()?;
     let shards = list(&args, "shard", "auto");
-    let epochs: usize = args.get("epochs").map_or(Ok(2), |s| s.parse())?;
+    let epochs: usize = args.get("epochs").map_or(Ok(2), |s| count("epochs", s))?;
 
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/mnist");
     let bytes = match args.get("source").map_or("f32", String::as_str) {
         "f32" => false,
         "bytes" => true,
-        other => return Err(format!("--source is f32 or bytes, not {other:?}").into()),
+        other => return Err(format!("--source is f32 or bytes, not `{other}`").into()),
     };
     let (floats, pixels);
     let (x, y): (&dyn nn_core::RowSource<f32>, &nn_core::Matrix<f32>) = if bytes {
@@ -59,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (&floats.train.x, &floats.train.y)
     };
     let loss = Loss::SoftmaxCrossEntropy(Reduction::Sum);
-    let rounds: usize = args.get("rounds").map_or(Ok(3), |s| s.parse())?;
+    let rounds: usize = args.get("rounds").map_or(Ok(3), |s| count("rounds", s))?;
     println!(
         "MNIST train {}×{} ({}), 784-64-10, best and median epoch of {rounds} rounds × {epochs} epochs \
          (samples/s and speed-up from the best)",
@@ -70,7 +87,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut configs = Vec::new();
     for &batch in &batches {
         for shard in &shards {
-            let shard_size = if shard == "auto" { None } else { Some(shard.parse::<usize>()?) };
+            let shard_size = if shard == "auto" { None } else { Some(count("shard", shard)?) };
             for &t in &threads {
                 configs.push(TrainConfig {
                     epochs,
