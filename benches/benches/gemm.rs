@@ -8,6 +8,11 @@
 //! line per implementation. Throughput is counted as 2·m·k·n elements, so
 //! criterion's "elem/s" reads as FLOP/s (`Gelem/s` = GFLOP/s).
 //!
+//! Each group also times `fma-peak`, one core's FMA peak measured with the
+//! vectors of the kernel in use (`benches::peak`), as many FLOP per
+//! iteration as the product: `bench-report` takes ours' share of peak
+//! against it, so the share does not rest on an assumed clock.
+//!
 //! Shapes: the mnist model's forward (16,784,64) N·N, weight gradient
 //! (784,16,64) Tᵀ·N and delta (16,64,784) N·Tᵀ at batch 16; the forward at
 //! batch 256; and the square 1024³. The naive loop runs on the batch-16
@@ -56,6 +61,13 @@ fn bench_type<T: Float>(c: &mut Criterion) {
                         .expect("shapes agree")
                 })
             });
+        }
+        // One core's FMA peak, timed in the same group as the products: the
+        // report takes each share of peak against it (as many FLOP per
+        // iteration as the product, so the throughput reads as GFLOP/s).
+        if benches::peak::fma_run::<T>(1.0).is_some() {
+            let flop = shape.flop() as f64;
+            group.bench_function("fma-peak", |bench| bench.iter(|| benches::peak::fma_run::<T>(black_box(flop))));
         }
         if naive {
             group.bench_function("naive", |bench| {

@@ -29,12 +29,20 @@ type Probe = (usize, fn(usize) -> f64);
 /// [`Backend::Auto`] resolves to (`None` for the portable kernel, or off
 /// x86-64). Each FMA counts as 2 FLOP per lane.
 pub fn fma_gflops<T: Float>(flop: f64) -> Option<f64> {
-    let (lanes, run): Probe = probe::<T>()?;
-    let iters = ((flop / (CHAINS * lanes * 2) as f64) as usize).max(1);
     let start = Instant::now();
+    let done = fma_run::<T>(flop)?;
+    Some(done / start.elapsed().as_secs_f64() / 1e9)
+}
+
+/// Runs about `flop` FLOP of the probe's FMAs and returns the FLOP it ran
+/// (`None` where [`fma_gflops`] has no probe): for a benchmark that times
+/// the probe itself, like the gemm bench's `fma-peak` lines.
+pub fn fma_run<T: Float>(flop: f64) -> Option<f64> {
+    let (lanes, run): Probe = probe::<T>()?;
+    let per_round = (CHAINS * lanes * 2) as f64;
+    let iters = ((flop / per_round) as usize).max(1);
     black_box(run(black_box(iters)));
-    let seconds = start.elapsed().as_secs_f64();
-    Some((iters * CHAINS * lanes * 2) as f64 / seconds / 1e9)
+    Some(iters as f64 * per_round)
 }
 
 #[cfg(target_arch = "x86_64")]
