@@ -21,7 +21,11 @@
 //!   order) and ours (`Trainer::fit`, shuffled as in the experiments, no
 //!   evaluation set) with 1 and 2 threads,
 //!   timed by the trainer's per-epoch clock. Each sample trains a fresh
-//!   copy of the same network. These give the thread scaling.
+//!   copy of the same network. These give the thread scaling. `ours-*`
+//!   gathers the rows from the `f32` matrix of the images (188 MB, the
+//!   yardstick's input); `ours-bytes-*` from the images kept as bytes (47
+//!   MB, `nn_data::mnist_pixels`, converted as gathered), as the MNIST
+//!   experiments train.
 //! - `inference`: the softmax outputs of the 10 000 test images:
 //!   `ours-forward` (`Network::forward` into a reused `Workspace`),
 //!   `ours-predict` (`Network::predict`, which allocates its workspace), and
@@ -45,7 +49,7 @@ use std::time::Duration;
 
 use benches::{PlainMlp, EPOCH_BATCHES, STEP_BATCHES};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
-use nn_core::{Activation, Init, Loss, Matrix, Network, NetworkBuilder, Reduction, Sgd, Workspace};
+use nn_core::{Activation, Init, Loss, Matrix, Network, NetworkBuilder, Reduction, RowSource, Sgd, Workspace};
 use nn_data::{Mnist, Normalisation};
 use nn_train::{Progress, TrainConfig, Trainer};
 use rand::SeedableRng;
@@ -86,7 +90,7 @@ fn first_rows(m: &Matrix<f32>, n: usize) -> Matrix<f32> {
 /// trainer and returns the seconds its batch loops took in all.
 fn fit_seconds(
     net0: &Network<f32>,
-    x: &Matrix<f32>,
+    x: &dyn RowSource<f32>,
     y: &Matrix<f32>,
     batch: usize,
     threads: usize,
@@ -150,6 +154,8 @@ fn train_step(c: &mut Criterion) {
 fn mnist_epoch(c: &mut Criterion) {
     let data = mnist();
     let (x, y) = (&data.train.x, &data.train.y);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/mnist");
+    let pixels = nn_data::mnist_pixels::<f32>(dir, Normalisation::Centered).expect("MNIST in datasets/mnist").train;
     let labels = labels_u8(&data.train);
     let net0 = network();
 
@@ -164,6 +170,14 @@ fn mnist_epoch(c: &mut Criterion) {
         for threads in [1, 2] {
             group.bench_function(BenchmarkId::new(format!("ours-{threads}t"), batch), |b| {
                 b.iter_custom(|iters| Duration::from_secs_f64(fit_seconds(&net0, x, y, batch, threads, iters as usize)))
+            });
+        }
+        // the same training from the images kept as bytes, as the experiments train
+        for threads in [1, 2] {
+            group.bench_function(BenchmarkId::new(format!("ours-bytes-{threads}t"), batch), |b| {
+                b.iter_custom(|iters| {
+                    Duration::from_secs_f64(fit_seconds(&net0, &pixels.x, &pixels.y, batch, threads, iters as usize))
+                })
             });
         }
     }

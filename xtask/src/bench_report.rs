@@ -338,6 +338,11 @@ pub fn render(results: &Results, machine: &Machine, peak_gflops: f64) -> Result<
     // epoch
     let bound = EPOCH_FLOP / (2.0 * peak_gflops * 1e9);
     let _ = writeln!(w, "\n### One mnist epoch, 60 000 training images\n");
+    let _ = writeln!(
+        w,
+        "`ours` gathers the rows from the `f32` matrix of the images, the yardstick's input; `ours from bytes` \
+         from the images kept as bytes, as the MNIST experiments train. The targets are on the `f32` lines.\n"
+    );
     let _ = writeln!(w, "| batch | implementation | s/epoch | samples/s | time / yardstick |");
     let _ = writeln!(w, "|---:|---|---:|---:|---:|");
     let mut epoch = HashMap::new();
@@ -356,6 +361,20 @@ pub fn render(results: &Results, machine: &Machine, peak_gflops: f64) -> Result<
                 r.seconds() / yard.seconds()
             );
             epoch.insert((f, batch), r.seconds());
+        }
+        // from the images as bytes, where the run has those lines
+        for (f, label) in
+            [("ours-bytes-1t", "ours from bytes, 1 thread"), ("ours-bytes-2t", "ours from bytes, 2 threads")]
+        {
+            if let Some(r) = results.find(&["mnist_epoch", f, &b]) {
+                let _ = writeln!(
+                    w,
+                    "| {batch} | {label} | {:.3} | {:.0} | {:.2} |",
+                    r.seconds(),
+                    throughput(r, "mnist_epoch")?,
+                    r.seconds() / yard.seconds()
+                );
+            }
         }
     }
     let _ = writeln!(
@@ -488,6 +507,8 @@ mod tests {
                 f.write("mnist_epoch", "ours-1t", Some(b), one * 1e9, 60_000);
                 f.write("mnist_epoch", "ours-2t", Some(b), two * 1e9, 60_000);
             }
+            // from bytes: batch 16 only, so the report shows what it has
+            f.write("mnist_epoch", "ours-bytes-1t", Some("16"), 0.144e9, 60_000);
             for (name, ms) in [("ours-forward", 5.0), ("ours-predict", 6.0), ("yardstick", 8.0)] {
                 f.write("inference", name, Some("10000"), ms * 1e6, 10_000);
             }
@@ -558,6 +579,9 @@ mod tests {
         // samples/s = 1e9 / (ns per sample): yardstick 1 000 000, ours 2 000 000 and 4 000 000
         assert!(text.contains("| 16 | 1000000 | 2000000 | 4000000 | 2.00× | 4.00× |"), "{text}");
         assert!(text.contains("| 16 | ours, 2 threads | 0.100 | 600000 | 0.42 |"), "{text}");
+        assert!(text.contains("| 16 | ours from bytes, 1 thread | 0.144 | 416667 | 0.60 |"), "{text}");
+        assert!(!text.contains("ours from bytes, 2 threads"), "{text}");
+        assert!(!text.contains("| 64 | ours from bytes"), "{text}");
         // bound: 12.27 GFLOP / 200 GFLOP/s = 0.061 s; 0.10 / 0.0614 = 1.6×
         assert!(text.contains("= 0.061 s/epoch."), "{text}");
         assert!(text.contains("batch 16: ours 1 thread(s) / yardstick (time) | 0.67 | ≤ 0.8 | yes |"), "{text}");
