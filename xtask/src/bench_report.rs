@@ -428,7 +428,7 @@ pub fn render(results: &Results, machine: &Machine, peak_gflops: f64) -> Result<
     }
     let _ = writeln!(
         w,
-        "\nRerun: `cargo bench -p benches` (about 15 minutes), then `cargo xtask bench-report`. \
+        "\nRerun: `cargo bench -p benches` (about 17 minutes), then `cargo xtask bench-report`. \
          The machine's load changes the figures: take the ratios from one run."
     );
     Ok(out)
