@@ -65,7 +65,7 @@ fn bench_type<T: Float>(c: &mut Criterion) {
         // One core's FMA peak, timed in the same group as the products: the
         // report takes each share of peak against it (as many FLOP per
         // iteration as the product, so the throughput reads as GFLOP/s).
-        if benches::peak::fma_run::<T>(1.0).is_some() {
+        if benches::peak::available::<T>() {
             let flop = shape.flop() as f64;
             group.bench_function("fma-peak", |bench| bench.iter(|| benches::peak::fma_run::<T>(black_box(flop))));
         }

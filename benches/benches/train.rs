@@ -60,9 +60,11 @@ use rand_chacha::ChaCha8Rng;
 const STEP_ROWS: usize = 8192;
 const LEARNING_RATE: f64 = 0.005;
 
+/// The project's copy of MNIST.
+const MNIST_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/mnist");
+
 fn mnist() -> Mnist<f32> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/mnist");
-    nn_data::mnist::<f32>(dir, Normalisation::Centered).expect("MNIST in datasets/mnist")
+    nn_data::mnist::<f32>(MNIST_DIR, Normalisation::Centered).expect("MNIST in datasets/mnist")
 }
 
 /// The mnist experiment's network, always from the same seed.
@@ -154,8 +156,8 @@ fn train_step(c: &mut Criterion) {
 fn mnist_epoch(c: &mut Criterion) {
     let data = mnist();
     let (x, y) = (&data.train.x, &data.train.y);
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../datasets/mnist");
-    let pixels = nn_data::mnist_pixels::<f32>(dir, Normalisation::Centered).expect("MNIST in datasets/mnist").train;
+    let pixels =
+        nn_data::mnist_pixels::<f32>(MNIST_DIR, Normalisation::Centered).expect("MNIST in datasets/mnist").train;
     let labels = labels_u8(&data.train);
     let net0 = network();
 

@@ -34,6 +34,11 @@ pub fn fma_gflops<T: Float>(flop: f64) -> Option<f64> {
     Some(done / start.elapsed().as_secs_f64() / 1e9)
 }
 
+/// Whether this machine has a probe for `T` (a vector kernel is the one picked).
+pub fn available<T: Float>() -> bool {
+    probe::<T>().is_some()
+}
+
 /// Runs about `flop` FLOP of the probe's FMAs and returns the FLOP it ran
 /// (`None` where [`fma_gflops`] has no probe): for a benchmark that times
 /// the probe itself, like the gemm bench's `fma-peak` lines.

@@ -58,7 +58,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         list(&args, "batch", "16,64").iter().map(|s| count("batch", s)).collect::<Result<_, _>>()?;
     let threads: Vec<usize> =
         list(&args, "threads", "1,2").iter().map(|s| count("threads", s)).collect::<Result<_, _>>()?;
-    let shards = list(&args, "shard", "auto");
+    // a shard size: `auto` (None) or a count
+    let shards: Vec<Option<usize>> = list(&args, "shard", "auto")
+        .iter()
+        .map(|s| if s == "auto" { Ok(None) } else { count("shard", s).map(Some) })
+        .collect::<Result<_, _>>()?;
     let epochs: usize = args.get("epochs").map_or(Ok(2), |s| count("epochs", s))?;
 
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../datasets/mnist");
@@ -87,7 +91,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut configs = Vec::new();
     for &batch in &batches {
         for shard in &shards {
-            let shard_size = if shard == "auto" { None } else { Some(count("shard", shard)?) };
+            let shard_size = *shard;
             for &t in &threads {
                 configs.push(TrainConfig {
                     epochs,
