@@ -418,6 +418,44 @@ impl<T: Float> Network<T> {
         ws: &mut Workspace<T>,
         grads: &mut Gradients<T>,
     ) -> Result<(T, T), ShapeError> {
+        self.drive_pair(x, t, split, objective, divisor, ws, grads, GradMode::Write)
+    }
+
+    /// As [`Network::loss_and_gradients_of_pair`], but, as
+    /// [`Network::loss_and_gradients_but_first_weights`] does, leaves
+    /// ∂E/∂W⁰ unwritten, with δ⁰ of both shards' rows in `ws`: the caller
+    /// forms X₀ᵀδ₀⁰ + X₁ᵀδ₁⁰ later, in row blocks, where it is used (a
+    /// data-parallel trainer does so on the thread that updates those rows
+    /// of W⁰). Every other gradient has the bits
+    /// `loss_and_gradients_of_pair` writes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn loss_and_gradients_of_pair_but_first_weights<O: Objective<T> + ?Sized>(
+        &self,
+        x: MatRef<'_, T>,
+        t: MatRef<'_, T>,
+        split: usize,
+        objective: &O,
+        divisor: usize,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+    ) -> Result<(T, T), ShapeError> {
+        self.drive_pair(x, t, split, objective, divisor, ws, grads, GradMode::WriteAllButFirstWeights)
+    }
+
+    /// The driver of the pair forms: forward pass of both shards' rows, each
+    /// shard's E and δᴸ, backward pass taking the sums over rows shard by shard.
+    #[allow(clippy::too_many_arguments)]
+    fn drive_pair<O: Objective<T> + ?Sized>(
+        &self,
+        x: MatRef<'_, T>,
+        t: MatRef<'_, T>,
+        split: usize,
+        objective: &O,
+        divisor: usize,
+        ws: &mut Workspace<T>,
+        grads: &mut Gradients<T>,
+        mode: GradMode,
+    ) -> Result<(T, T), ShapeError> {
         let what = "Network::loss_and_gradients_of_pair";
         if !objective.splits_rows() {
             return Err(ShapeError::new(
@@ -437,7 +475,7 @@ impl<T: Float> Network<T> {
         self.forward(x, ws)?;
         let e0 = objective.output_delta_of_rows(self, t.rows_range(0, split), ws, 0..split, divisor)?;
         let e1 = objective.output_delta_of_rows(self, t.rows_range(split, n), ws, split..n, divisor)?;
-        self.backward_into(x, ws, grads, GradMode::Write, split)?;
+        self.backward_into(x, ws, grads, mode, split)?;
         Ok((e0, e1))
     }
 

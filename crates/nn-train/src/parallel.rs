@@ -25,7 +25,10 @@
 //! objective computes δᴸ for any rows ([`Objective::splits_rows`], as every
 //! [`nn_core::Loss`] does) the pair goes through one forward and backward
 //! pass of twice the rows ([`Network::loss_and_gradients_of_pair`]): the
-//! same bits, in larger, faster products.
+//! same bits, in larger, faster products. Several threads pair their
+//! shards so too when each gets whole pairs (a batch of 256 in 8 shards on
+//! 2 or 4 threads), still leaving ∂E/∂W⁰ to the step
+//! ([`Network::loss_and_gradients_of_pair_but_first_weights`]).
 //!
 //! ```
 //! use nn_core::{Activation, Init, Loss, Matrix, NetworkBuilder, Reduction};
@@ -79,6 +82,9 @@ struct Shard<T> {
     ws: Workspace<T>,
     grads: Gradients<T>,
     loss: T,
+    /// Where the second shard's rows start in `x` when the slot holds a
+    /// pair (`Job::Pair`); its rows otherwise.
+    split: usize,
     /// Seconds spent gathering rows, and in the forward and backward pass,
     /// since the last [`DataParallel::take_times`].
     gather_seconds: f64,
@@ -91,12 +97,38 @@ impl<T> AsRef<Gradients<T>> for Shard<T> {
     }
 }
 
-impl<T: Float> Deferred<T> for Shard<T> {
-    fn x(&self) -> MatRef<'_, T> {
-        self.x.view()
+/// The shards of a batch that left ∂E/∂W⁰ unformed, as the step sees
+/// them: shard i in its own slot, or, `paired`, in slot 2⌊i/2⌋, the rows
+/// before (i even) or from (i odd) that slot's split.
+struct Left<'a, T> {
+    shards: &'a [Shard<T>],
+    paired: bool,
+}
+
+impl<T: Float> Left<'_, T> {
+    fn rows(&self, i: usize) -> (&Shard<T>, std::ops::Range<usize>) {
+        if !self.paired {
+            let s = &self.shards[i];
+            return (s, 0..s.x.rows());
+        }
+        let s = &self.shards[i & !1];
+        let n = s.x.rows();
+        let split = s.split.min(n);
+        (s, if i.is_multiple_of(2) { 0..split } else { split..n })
     }
-    fn delta0(&self) -> MatRef<'_, T> {
-        self.ws.delta(0)
+}
+
+impl<T: Float> Deferred<T> for Left<'_, T> {
+    fn count(&self) -> usize {
+        self.shards.len()
+    }
+    fn x(&self, i: usize) -> MatRef<'_, T> {
+        let (s, r) = self.rows(i);
+        s.x.view().rows_range(r.start, r.end)
+    }
+    fn delta0(&self, i: usize) -> MatRef<'_, T> {
+        let (s, r) = self.rows(i);
+        s.ws.delta(0).rows_range(r.start, r.end)
     }
 }
 
@@ -110,8 +142,9 @@ enum Job<'g, T> {
     WriteButFirstWeights,
     /// With the next shard (given, to take its loss): both shards' rows in
     /// one forward and backward pass, their gradient g + g' written
-    /// ([`Network::loss_and_gradients_of_pair`]).
-    Pair(&'g mut Shard<T>),
+    /// ([`Network::loss_and_gradients_of_pair`]); with `true`, all of it but
+    /// ∂E/∂W⁰ ([`Network::loss_and_gradients_of_pair_but_first_weights`]).
+    Pair(&'g mut Shard<T>, bool),
 }
 
 /// Where the last batch's gradients are.
@@ -121,8 +154,9 @@ enum Computed {
     /// hold the sums of the shard pairs (2j, 2j + 1), added in place.
     Shards(usize, usize),
     /// In the first k shards, all but ∂E/∂W⁰, which is formed from their
-    /// rows and δ⁰ when summed (see [`first_weights_into`]).
-    Deferred(usize),
+    /// rows and δ⁰ when summed (see [`first_weights_into`]); with `true`,
+    /// the shards are in pairs, as in `Shards(k, 2)`.
+    Deferred(usize, bool),
     /// Summed into ∇E.
     Reduced,
     /// Used by an element-wise step (∇E was never written), or nothing computed yet.
@@ -232,12 +266,13 @@ fn owned(k: usize, rank: usize, ranks: usize) -> usize {
 }
 
 /// The rows of the batch that shard `i`'s job covers (with the next shard's
-/// for a pair), and where a pair's second shard starts in them.
+/// for a pair), and where a pair's second shard starts in them (for a shard
+/// alone, their number).
 fn rows_of<T>(plan: ShardPlan, n: usize, i: usize, job: &Job<'_, T>) -> (std::ops::Range<usize>, usize) {
     let own = plan.range(n, i);
     match job {
-        Job::Pair(_) => (own.start..plan.range(n, i + 1).end, own.len()),
-        _ => (own, 0),
+        Job::Pair(..) => (own.start..plan.range(n, i + 1).end, own.len()),
+        _ => (own.clone(), own.len()),
     }
 }
 
@@ -286,6 +321,7 @@ impl<T: Float> DataParallel<T> {
                 ws: Workspace::new(net, capacity(i)),
                 grads: Gradients::zeros_like(net),
                 loss: T::ZERO,
+                split: 0,
                 gather_seconds: 0.0,
                 pass_seconds: 0.0,
             })
@@ -436,6 +472,7 @@ impl<T: Float> DataParallel<T> {
         self.run(k, true, objective.splits_rows(), |i, s, job| {
             let start = Instant::now();
             let (rows, split) = rows_of(plan, n, i, &job);
+            s.split = split;
             let rows = &indices[rows];
             s.x.gather_rows_from(x, rows);
             s.t.gather_rows_from(t, rows);
@@ -448,8 +485,15 @@ impl<T: Float> DataParallel<T> {
                 Job::WriteButFirstWeights => {
                     net.loss_and_gradients_but_first_weights(x, t, objective, n, ws, &mut s.grads)?
                 }
-                Job::Pair(next) => {
+                Job::Pair(next, false) => {
                     let (e, e_next) = net.loss_and_gradients_of_pair(x, t, split, objective, n, ws, &mut s.grads)?;
+                    next.loss = e_next;
+                    e
+                }
+                Job::Pair(next, true) => {
+                    let g = &mut s.grads;
+                    let (e, e_next) =
+                        net.loss_and_gradients_of_pair_but_first_weights(x, t, split, objective, n, ws, g)?;
                     next.loss = e_next;
                     e
                 }
@@ -477,10 +521,12 @@ impl<T: Float> DataParallel<T> {
         let e = self.run(k, false, objective.splits_rows(), |i, s, job| {
             let start = Instant::now();
             let (r, split) = rows_of(plan, n, i, &job);
+            s.split = split;
             let (xs, ts) = (x.rows_range(r.start, r.end), t.rows_range(r.start, r.end));
             s.loss = match job {
                 Job::AddTo(g) => net.add_loss_and_gradients(xs, ts, objective, n, &mut s.ws, g)?,
-                Job::Pair(next) => {
+                // the rows are the caller's: nothing is deferred (`run`'s `gathered`)
+                Job::Pair(next, _) => {
                     let (e, e_next) =
                         net.loss_and_gradients_of_pair(xs, ts, split, objective, n, &mut s.ws, &mut s.grads)?;
                     next.loss = e_next;
@@ -540,8 +586,21 @@ impl<T: Float> DataParallel<T> {
         // the step forms the sum of the rows of ∂E/∂W⁰ each thread updates
         // (the same bits; see `first_weights_into`).
         let defer = single_pass && gathered && self.execution == Execution::Parallel && self.parts() > 1;
+        // … and when every thread gets whole pairs of shards, each pair goes
+        // through one pass of twice the rows, as on one thread
+        // (`loss_and_gradients_of_pair_but_first_weights`; the same bits).
+        let defer_pairs = defer && pairs_at_once && k.is_multiple_of(2 * self.parts());
         let shards = &mut self.shards[..k];
         match self.execution {
+            Execution::Parallel if defer_pairs => {
+                shards.par_chunks_mut(2).enumerate().try_for_each(|(j, pair)| {
+                    let (first, second) = pair.split_at_mut(1);
+                    match second.first_mut() {
+                        Some(second) => shard(2 * j, &mut first[0], Job::Pair(second, true)),
+                        None => shard(2 * j, &mut first[0], Job::WriteButFirstWeights),
+                    }
+                })?;
+            }
             Execution::Parallel if k > 1 => {
                 let mine = shards.par_iter_mut().enumerate().filter_map(|(s, st)| global(s).map(|g| (g, st)));
                 let job = || if defer { Job::WriteButFirstWeights } else { Job::Write };
@@ -551,7 +610,7 @@ impl<T: Float> DataParallel<T> {
                 for (j, pair) in shards.chunks_mut(2).enumerate() {
                     let (first, second) = pair.split_at_mut(1);
                     match second.first_mut() {
-                        Some(second) if pairs_at_once => shard(2 * j, &mut first[0], Job::Pair(second))?,
+                        Some(second) if pairs_at_once => shard(2 * j, &mut first[0], Job::Pair(second, false))?,
                         Some(second) => {
                             shard(2 * j, &mut first[0], Job::Write)?;
                             shard(2 * j + 1, second, Job::AddTo(&mut first[0].grads))?;
@@ -566,7 +625,7 @@ impl<T: Float> DataParallel<T> {
             }
         }
         if pairs || defer {
-            self.computed = if defer { Computed::Deferred(k) } else { Computed::Shards(k, 2) };
+            self.computed = if defer { Computed::Deferred(k, defer_pairs) } else { Computed::Shards(k, 2) };
             return Ok(self.shards[..k].iter().fold(T::ZERO, |e, s| e + s.loss));
         }
         if ranks == 1 {
@@ -701,7 +760,7 @@ impl<T: Float> DataParallel<T> {
                 self.computed = Computed::Spent;
                 optimizer.step(net, &self.sum)
             }
-            Computed::Shards(..) | Computed::Deferred(_) => {
+            Computed::Shards(..) | Computed::Deferred(..) => {
                 let parts = self.parts();
                 let Some(mut sums) = Summer::pending(self.computed, &self.shards, parts, &mut self.scratch) else {
                     return Ok(());
@@ -743,7 +802,7 @@ impl<'a, T: Float> Summer<'a, T> {
     fn pending(computed: Computed, shards: &'a [Shard<T>], parts: usize, scratch: &'a mut Vec<Vec<T>>) -> Option<Self> {
         let (k, stride, deferred) = match computed {
             Computed::Shards(k, stride) => (k, stride, false),
-            Computed::Deferred(k) => (k, 1, true),
+            Computed::Deferred(k, paired) => (k, if paired { 2 } else { 1 }, true),
             Computed::Reduced | Computed::Spent => return None,
         };
         if deferred && scratch.len() < parts {
@@ -755,7 +814,8 @@ impl<'a, T: Float> Summer<'a, T> {
     fn sum<S: crate::reduce::Sums<T>>(&mut self, out: S, tensor: (usize, bool)) -> Result<(), ShapeError> {
         if self.deferred && tensor == (0, true) {
             let cols = self.shards.first().map_or(1, |s| s.grads.layers[0].weights.cols());
-            first_weights_into(out, self.shards, cols, self.parts, &mut self.scratch[..self.parts])
+            let left = Left { shards: self.shards, paired: self.stride == 2 };
+            first_weights_into(out, &left, cols, self.parts, &mut self.scratch[..self.parts])
         } else {
             sum_into(out, tensor, Strided(self.shards, self.stride), self.parts)
         }

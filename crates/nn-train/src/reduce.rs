@@ -169,10 +169,12 @@ pub(crate) fn tree_sum<'s, T: Float>(run: &dyn Fn(usize) -> &'s [T], k: usize, l
 /// ([`Network::loss_and_gradients_but_first_weights`](nn_core::Network::loss_and_gradients_but_first_weights)):
 /// its rows of the batch and its δ⁰.
 pub(crate) trait Deferred<T>: Sync {
-    /// Xᵢ, the shard's rows of the batch.
-    fn x(&self) -> MatRef<'_, T>;
-    /// δᵢ⁰ of its backward pass.
-    fn delta0(&self) -> MatRef<'_, T>;
+    /// The number of shards.
+    fn count(&self) -> usize;
+    /// Xᵢ, shard i's rows of the batch.
+    fn x(&self, i: usize) -> MatRef<'_, T>;
+    /// δᵢ⁰ of shard i's backward pass.
+    fn delta0(&self, i: usize) -> MatRef<'_, T>;
 }
 
 /// ∂E/∂W⁰ = Σᵢ Xᵢᵀδᵢ⁰ over `shards`, for the elements of `out` (whole rows of
@@ -186,9 +188,9 @@ pub(crate) trait Deferred<T>: Sync {
 /// X and δ⁰ of the other threads' shards, not their gradients, and its part
 /// of the sum goes to the optimizer while in its cache. `scratch` holds a
 /// buffer per part.
-pub(crate) fn first_weights_into<T: Float, S: Sums<T>, D: Deferred<T>>(
+pub(crate) fn first_weights_into<T: Float, S: Sums<T>, D: Deferred<T> + ?Sized>(
     out: S,
-    shards: &[D],
+    shards: &D,
     cols: usize,
     parts: usize,
     scratch: &mut [Vec<T>],
@@ -208,7 +210,8 @@ pub(crate) fn first_weights_into<T: Float, S: Sums<T>, D: Deferred<T>>(
     let Some(buf) = scratch.first_mut() else {
         return Err(ShapeError::new("first-layer weight gradient", "a scratch buffer", "none"));
     };
-    let pairs = shards.len().div_ceil(2);
+    let k = shards.count();
+    let pairs = k.div_ceil(2);
     let block_rows = (BLOCK / cols.max(1)).max(1);
     let need = pairs * block_rows * cols;
     if buf.len() < need {
@@ -218,13 +221,13 @@ pub(crate) fn first_weights_into<T: Float, S: Sums<T>, D: Deferred<T>>(
     while out.len() > 0 {
         let (r0, nr) = (out.offset() / cols, (out.len() / cols).min(block_rows));
         let n = nr * cols;
-        for (pair, dst) in shards.chunks(2).zip(buf.chunks_mut(n)) {
-            for (q, shard) in pair.iter().enumerate() {
-                let x = shard.x();
+        for (j, dst) in buf.chunks_mut(n).take(pairs).enumerate() {
+            for i in 2 * j..(2 * j + 2).min(k) {
+                let x = shards.x(i);
                 // rows r0.. of Xᵢᵀ: columns r0.. of Xᵢ
                 let x_cols = MatRef::new(&x.as_slice()[r0..], x.rows(), nr, x.row_stride())?;
-                let beta = if q == 0 { T::ZERO } else { T::ONE };
-                gemm(T::ONE, x_cols, Op::T, shard.delta0(), Op::N, beta, MatMut::new(dst, nr, cols, cols)?)?;
+                let beta = if i == 2 * j { T::ZERO } else { T::ONE };
+                gemm(T::ONE, x_cols, Op::T, shards.delta0(i), Op::N, beta, MatMut::new(dst, nr, cols, cols)?)?;
             }
         }
         if pairs == 1 {

@@ -227,17 +227,18 @@ fn training_from_bytes_equals_training_from_the_converted_matrix() {
 
 /// One thread adds shard 2j + 1's gradient into shard 2j's buffer in place
 /// (`Network::add_loss_and_gradients`) and sums the pair sums; two threads
-/// compute every shard into its own buffer and sum them all. Both give the
-/// same bits for every number of shards, odd ones included, for SGD and
-/// Adam, and for shards too long to be added in place (which one thread
-/// then computes one by one).
+/// compute every shard into its own buffer and sum them all, or, when the
+/// shards come in whole pairs for each thread (4 or 8 shards), run each pair
+/// through one pass. All give the same bits for every number of shards, odd
+/// ones included, for SGD and Adam, and for shards too long to be added in
+/// place (which one thread then computes one by one).
 #[test]
 fn adding_shard_pairs_in_place_gives_the_bits_of_the_tree() {
     let (x, y, _, _) = data();
     let (x, y) = (x.rows_range(0, 700).to_matrix(), y.rows_range(0, 700).to_matrix());
     let loss = Loss::SoftmaxCrossEntropy(Reduction::Sum);
-    // (batch, shard): 1 to 7 shards per batch, partial last batches; 300-row shards exceed SINGLE_PASS_K
-    for (batch, shard) in [(8, 8), (16, 8), (24, 8), (40, 8), (56, 8), (96, 32), (600, 300)] {
+    // (batch, shard): 1 to 8 shards per batch, partial last batches; 300-row shards exceed SINGLE_PASS_K
+    for (batch, shard) in [(8, 8), (16, 8), (24, 8), (32, 8), (40, 8), (56, 8), (64, 8), (96, 32), (600, 300)] {
         for adam in [false, true] {
             let run = |threads: usize| {
                 let mut net = network(3);
