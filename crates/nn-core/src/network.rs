@@ -428,6 +428,25 @@ impl<T: Float> Network<T> {
     /// data-parallel trainer does so on the thread that updates those rows
     /// of W⁰). Every other gradient has the bits
     /// `loss_and_gradients_of_pair` writes.
+    ///
+    /// ```
+    /// use nn_core::{Activation, Gradients, Loss, Matrix, NetworkBuilder, Reduction, Workspace};
+    /// use rand::SeedableRng;
+    /// let net = NetworkBuilder::new(3).dense(5, Activation::Relu).dense(2, Activation::Softmax)
+    ///     .build::<f32, _>(&mut rand::rngs::StdRng::seed_from_u64(5)).unwrap();
+    /// let x = Matrix::from_fn(6, 3, |i, j| ((i * 3 + j) % 5) as f32 / 3.0);
+    /// let t = Matrix::from_fn(6, 2, |i, j| ((i + j) % 2) as f32);
+    /// let loss = Loss::SoftmaxCrossEntropy(Reduction::Mean);
+    /// let mut ws = Workspace::new(&net, 6);
+    /// let mut whole = Gradients::zeros_like(&net);
+    /// let e = net.loss_and_gradients_of_pair(x.view(), t.view(), 2, &loss, 6, &mut ws, &mut whole).unwrap();
+    /// let mut rest = Gradients::zeros_like(&net);
+    /// let e_rest = net.loss_and_gradients_of_pair_but_first_weights(x.view(), t.view(), 2, &loss, 6, &mut ws, &mut rest).unwrap();
+    /// assert_eq!(e_rest, e);
+    /// assert_eq!(rest.layers[1], whole.layers[1]);
+    /// assert_eq!(rest.layers[0].bias, whole.layers[0].bias);
+    /// assert!(rest.layers[0].weights.as_slice().iter().all(|&g| g == 0.0));
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn loss_and_gradients_of_pair_but_first_weights<O: Objective<T> + ?Sized>(
         &self,
