@@ -401,3 +401,36 @@ fn row_tiling_does_not_change_the_bits() {
         }
     }
 }
+
+/// Each element of C gets the same bits whichever column tile holds it: a
+/// full tile (n = 80: one or more whole tiles of 16 or 64 columns) or an
+/// edge tile (the same columns as a product of 1 or 3 columns), for any α
+/// and β: the vector kernels store their edge tiles rounding as they store
+/// full ones. Our kernels, f32 and f64.
+#[test]
+fn column_tiling_does_not_change_the_bits() {
+    fn columns_agree<T: Float>(backend: Backend, alpha: f64, beta: f64) {
+        let (m, k, n) = (7, 40, 80);
+        let v = |x: usize, d: usize| T::from_f64((x % d) as f64 / d as f64 - 0.4);
+        let a = Matrix::<T>::from_fn(m, k, |i, p| v(i * 37 + p * 11, 29));
+        let b = Matrix::<T>::from_fn(k, n, |p, j| v(p * 13 + j * 5, 31));
+        let c0 = Matrix::<T>::from_fn(m, n, |i, j| v(i * 7 + j * 3, 17));
+        let (alpha, beta) = (T::from_f64(alpha), T::from_f64(beta));
+        let mut whole = c0.clone();
+        gemm_with(backend, alpha, a.view(), Op::N, b.view(), Op::N, beta, whole.view_mut()).unwrap();
+        for (j0, w) in [(0, 1), (5, 3), (63, 1), (77, 3)] {
+            let cols = |x: &Matrix<T>| Matrix::<T>::from_fn(x.rows(), w, |i, j| x.get(i, j0 + j));
+            let mut part = cols(&c0);
+            gemm_with(backend, alpha, a.view(), Op::N, cols(&b).view(), Op::N, beta, part.view_mut()).unwrap();
+            let differ = (0..m * w).filter(|&e| part.as_slice()[e] != cols(&whole).as_slice()[e]).count();
+            assert_eq!(differ, 0, "{backend:?}, α {alpha:?}, β {beta:?}, columns {j0}..{}", j0 + w);
+        }
+    }
+    let ours = [Backend::Portable, Backend::Avx2, Backend::Avx512];
+    for backend in Backend::available().into_iter().filter(|b| ours.contains(b)) {
+        for (alpha, beta) in [(1.0, 0.0), (1.0, 1.0), (0.7, 0.0), (0.7, 1.0), (1.0, 0.3), (0.7, 0.3), (-1.3, 0.9)] {
+            columns_agree::<f32>(backend, alpha, beta);
+            columns_agree::<f64>(backend, alpha, beta);
+        }
+    }
+}

@@ -177,9 +177,15 @@ pub(crate) fn check_c_block<T>(c: &[T], mc: usize, nc: usize, rsc: usize) {
 
 /// C tile ← α·acc + β·C tile for the `rows × cols` top-left part of a
 /// register tile held in `acc` (row i at `acc[i·ld..]`). β = 0 ignores C.
+/// `FUSED`: β·C + (α·acc) in one fused multiply-add, α·acc rounded first,
+/// which is how the vector kernels store a full tile; their edge tiles come
+/// here, so an element of C gets the same bits whichever tile holds it,
+/// for any α and β. Otherwise two products and a sum, each rounded (the
+/// portable kernel, whose every tile comes here, and which may run where
+/// a fused multiply-add is a slow library call).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn store_tile<T: Float>(
+pub(crate) fn store_tile<T: Float, const FUSED: bool>(
     acc: &[T],
     ld: usize,
     alpha: T,
@@ -198,7 +204,7 @@ pub(crate) fn store_tile<T: Float>(
             }
         } else {
             for (d, &s) in dst.iter_mut().zip(src) {
-                *d = alpha * s + beta * *d;
+                *d = if FUSED { beta.mul_add(*d, alpha * s) } else { alpha * s + beta * *d };
             }
         }
     }

@@ -92,7 +92,7 @@ impl<T: Float, const MR: usize, const NR: usize> Kernel for Portable<T, MR, NR> 
                 let rows = MR.min(mc - i);
                 let apanel = &a.data[a.offset(MR, i, 0)..];
                 let acc = microkernel::<T, MR, NR>(kc, apanel, bpanel);
-                store_tile(acc.as_flattened(), NR, alpha, beta, &mut c[i * rsc + j..], rsc, rows, cols);
+                store_tile::<T, false>(acc.as_flattened(), NR, alpha, beta, &mut c[i * rsc + j..], rsc, rows, cols);
             }
         }
     }

@@ -571,7 +571,7 @@ unsafe fn microkernel<V: Lanes, const M: usize, const ROWS: bool, const NV: usiz
             }
             let buf = std::slice::from_raw_parts(base as *const V::T, M * nr);
             let c = std::slice::from_raw_parts_mut(t.c, (M - 1) * t.rsc + t.cols);
-            store_tile(buf, nr, t.alpha, t.beta, c, t.rsc, M, t.cols);
+            store_tile::<V::T, true>(buf, nr, t.alpha, t.beta, c, t.rsc, M, t.cols);
         }
     }
 }
