@@ -312,8 +312,9 @@ impl<T: Float> DataParallel<T> {
             return Err(TrainError::Config("batch size must be at least 1 row".into()));
         }
         let rows = shard_size.min(batch_size);
-        // one thread runs shard pairs through one pass, in the first one's buffers
-        let capacity = |i: usize| if execution == Execution::Serial && i.is_multiple_of(2) { 2 * rows } else { rows };
+        // shard pairs run through one pass, in the first one's buffers (on one
+        // thread, and on several when each gets whole pairs)
+        let capacity = |i: usize| if i.is_multiple_of(2) { 2 * rows } else { rows };
         let shards = (0..plan.count(batch_size))
             .map(|i| Shard {
                 x: Matrix::zeros(capacity(i), net.inputs()),
