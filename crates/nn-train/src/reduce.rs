@@ -165,9 +165,10 @@ pub(crate) fn tree_sum<'s, T: Float>(run: &dyn Fn(usize) -> &'s [T], k: usize, l
     }
 }
 
-/// A shard whose first-layer weight gradient gᵢ = Xᵢᵀδᵢ⁰ was left to form
+/// The shards of a batch whose first-layer weight gradients gᵢ = Xᵢᵀδᵢ⁰
+/// were left to form
 /// ([`Network::loss_and_gradients_but_first_weights`](nn_core::Network::loss_and_gradients_but_first_weights)):
-/// its rows of the batch and its δ⁰.
+/// each one's rows of the batch and its δ⁰, by shard index.
 pub(crate) trait Deferred<T>: Sync {
     /// The number of shards.
     fn count(&self) -> usize;
