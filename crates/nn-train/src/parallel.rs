@@ -591,16 +591,26 @@ impl<T: Float> DataParallel<T> {
         // through one pass of twice the rows, as on one thread
         // (`loss_and_gradients_of_pair_but_first_weights`; the same bits).
         let defer_pairs = defer && pairs_at_once && k.is_multiple_of(2 * self.parts());
+        // Shards 2j and 2j + 1 (`pair`, the second missing at an odd end):
+        // in one pass when the objective allows it, leaving ∂E/∂W⁰ with
+        // `deferred`; else the second added into the first's buffer.
+        let run_pair = |j: usize, pair: &mut [Shard<T>], deferred: bool| {
+            let (first, second) = pair.split_at_mut(1);
+            let first = &mut first[0];
+            match second.first_mut() {
+                Some(second) if pairs_at_once => shard(2 * j, first, Job::Pair(second, deferred)),
+                Some(second) => {
+                    shard(2 * j, first, Job::Write)?;
+                    shard(2 * j + 1, second, Job::AddTo(&mut first.grads))
+                }
+                None if deferred => shard(2 * j, first, Job::WriteButFirstWeights),
+                None => shard(2 * j, first, Job::Write),
+            }
+        };
         let shards = &mut self.shards[..k];
         match self.execution {
             Execution::Parallel if defer_pairs => {
-                shards.par_chunks_mut(2).enumerate().try_for_each(|(j, pair)| {
-                    let (first, second) = pair.split_at_mut(1);
-                    match second.first_mut() {
-                        Some(second) => shard(2 * j, &mut first[0], Job::Pair(second, true)),
-                        None => shard(2 * j, &mut first[0], Job::WriteButFirstWeights),
-                    }
-                })?;
+                shards.par_chunks_mut(2).enumerate().try_for_each(|(j, pair)| run_pair(j, pair, true))?;
             }
             Execution::Parallel if k > 1 => {
                 let mine = shards.par_iter_mut().enumerate().filter_map(|(s, st)| global(s).map(|g| (g, st)));
@@ -609,15 +619,7 @@ impl<T: Float> DataParallel<T> {
             }
             _ if pairs => {
                 for (j, pair) in shards.chunks_mut(2).enumerate() {
-                    let (first, second) = pair.split_at_mut(1);
-                    match second.first_mut() {
-                        Some(second) if pairs_at_once => shard(2 * j, &mut first[0], Job::Pair(second, false))?,
-                        Some(second) => {
-                            shard(2 * j, &mut first[0], Job::Write)?;
-                            shard(2 * j + 1, second, Job::AddTo(&mut first[0].grads))?;
-                        }
-                        None => shard(2 * j, &mut first[0], Job::Write)?,
-                    }
+                    run_pair(j, pair, false)?;
                 }
             }
             _ => {
