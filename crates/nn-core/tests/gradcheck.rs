@@ -79,6 +79,18 @@ proptest! {
         let report = check_gradients(&net, &x, &t, &loss, 1e-4).unwrap();
         // Central differences across a ReLU kink are meaningless: skip those draws.
         prop_assume!(report.min_kink_distance > 1e-2);
+        // Plain BCE takes log(1 − p) of the sigmoid's output p: where p is
+        // within 1e-4 of 1, 1 − p keeps few digits, and the rounding noise of
+        // E, divided by the step, swamps the central difference (for widths
+        // [12, 2, 1, 9] with p = 1 − 1.6e-7 its error grows as the step
+        // shrinks: 5e-7 at 3e-4, 4e-6 at 1e-4, 1e-4 at 1e-5), while the
+        // analytic gradient keeps a relative error near ε/(1 − p), 7e-10
+        // there. Skip those draws; `SigmoidBce`, the stable form, is checked
+        // on every draw.
+        if matches!(loss, Loss::Bce(_)) {
+            let p = net.predict(x.view()).unwrap();
+            prop_assume!(p.as_slice().iter().all(|&p| p < 1.0 - 1e-4));
+        }
         prop_assert!(report.max_relative_error() < 1e-6, "{:?} for {} on widths {:?}", report, loss.name(), widths);
         prop_assert_eq!(report.entries, net.parameter_count() + x.as_slice().len());
     }
